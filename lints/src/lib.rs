@@ -1,0 +1,1 @@
+//! Rule registry, diagnostics model and rules (issue 3 onwards).

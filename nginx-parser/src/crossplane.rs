@@ -1,0 +1,281 @@
+//! Output in the shape of crossplane's JSON (`crossplane parse`), and waitlint's own AST as JSON.
+//!
+//! crossplane is the reference nginx parser most tools compare against; this output lets
+//! `../shared/bin/nginx-conformance` diff the two on real configs. Values are nginx's (see
+//! docs/nginx-grammar.md for where that differs from crossplane's), as lossy UTF-8.
+
+use serde_json::{json, Map, Value};
+
+use crate::ast::{Comment, Directive, Quote, Word};
+use crate::error::ParseError;
+use crate::parser::Parse;
+use crate::span::{LineIndex, Span};
+
+fn text(bytes: &[u8]) -> Value {
+    Value::String(String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// One file's entry of crossplane's `config` list.
+pub struct FilePayload<'a> {
+    pub file: &'a str,
+    pub source: &'a [u8],
+    pub parse: &'a Parse,
+    /// Errors found outside the parser (e.g. a missing include), with their spans in this file.
+    pub extra_errors: &'a [ParseError],
+}
+
+/// For an `include` directive of file `index`, the indexes of the files it pulled in.
+pub type IncludesOf<'a> = &'a dyn Fn(usize, &Directive) -> Vec<usize>;
+
+/// Options of the crossplane rendering.
+pub struct CrossplaneOptions<'a> {
+    pub include_comments: bool,
+    /// For an `include` directive (by its name span), the indexes of the files it pulled in,
+    /// which crossplane prints as `includes`; `None` for a single-file parse.
+    pub includes: Option<IncludesOf<'a>>,
+}
+
+/// The whole crossplane document for a list of files (the first is the main file).
+pub fn document(files: &[FilePayload<'_>], options: &CrossplaneOptions<'_>) -> Value {
+    let mut all_errors = Vec::new();
+    let mut configs = Vec::new();
+    for (index, f) in files.iter().enumerate() {
+        let lines = LineIndex::new(f.source);
+        let mut errors: Vec<&ParseError> = f.parse.errors.iter().chain(f.extra_errors).collect();
+        errors.sort_by_key(|e| e.span.start);
+        let mut file_errors = Vec::new();
+        for e in &errors {
+            let line = lines.line(e.span.start);
+            all_errors.push(json!({
+                "file": f.file,
+                "error": format!("{} in {}:{}", e.message, f.file, line),
+                "line": line,
+            }));
+            file_errors.push(
+                json!({ "error": format!("{} in {}:{}", e.message, f.file, line), "line": line }),
+            );
+        }
+        let mut cursor = 0;
+        let renderer = Renderer {
+            lines: &lines,
+            comments: &f.parse.config.comments,
+            options,
+            file_index: index,
+        };
+        let parsed = renderer.block(&f.parse.config.directives, u32::MAX, &mut cursor);
+        configs.push(json!({
+            "file": f.file,
+            "status": if errors.is_empty() { "ok" } else { "failed" },
+            "errors": file_errors,
+            "parsed": parsed,
+        }));
+    }
+    json!({
+        "status": if all_errors.is_empty() { "ok" } else { "failed" },
+        "errors": all_errors,
+        "config": configs,
+    })
+}
+
+struct Renderer<'a> {
+    lines: &'a LineIndex,
+    comments: &'a [Comment],
+    options: &'a CrossplaneOptions<'a>,
+    file_index: usize,
+}
+
+impl Renderer<'_> {
+    fn comment(&self, c: &Comment, line: usize) -> Value {
+        json!({ "directive": "#", "line": line, "args": [], "comment": text(&c.text) })
+    }
+
+    /// The directives of a block that ends at byte `end`, with the comments that fall among
+    /// them. Like crossplane, a comment between a directive's arguments comes right after the
+    /// directive (and its block), on the directive's line. Recursion depth is bounded by the
+    /// parser's nesting limit.
+    fn block(&self, directives: &[Directive], end: u32, cursor: &mut usize) -> Vec<Value> {
+        let mut out = Vec::with_capacity(directives.len());
+        for d in directives {
+            self.comments_before(d.span.start, cursor, &mut out);
+            let line = self.lines.line(d.name.span.start);
+            let head_end = d
+                .block
+                .as_ref()
+                .map(|b| b.open.start)
+                .or(d.semicolon.map(|s| s.start))
+                .unwrap_or(d.span.end);
+            let mut trailing = Vec::new();
+            while let Some(c) = self
+                .comments
+                .get(*cursor)
+                .filter(|c| c.span.start < head_end)
+            {
+                if self.options.include_comments {
+                    trailing.push(self.comment(c, line));
+                }
+                *cursor += 1;
+            }
+            let mut stmt = Map::new();
+            stmt.insert("directive".into(), text(&d.name.value));
+            stmt.insert("line".into(), line.into());
+            stmt.insert("args".into(), Value::Array(crossplane_args(d)));
+            if let Some(includes) = self.options.includes {
+                if d.is("include") {
+                    stmt.insert("includes".into(), json!(includes(self.file_index, d)));
+                }
+            }
+            if let Some(b) = &d.block {
+                let inner = self.block(&b.directives, b.close.start, cursor);
+                stmt.insert("block".into(), Value::Array(inner));
+            }
+            out.push(Value::Object(stmt));
+            out.extend(trailing);
+        }
+        self.comments_before(end, cursor, &mut out);
+        out
+    }
+
+    fn comments_before(&self, offset: u32, cursor: &mut usize, out: &mut Vec<Value>) {
+        while let Some(c) = self.comments.get(*cursor).filter(|c| c.span.start < offset) {
+            if self.options.include_comments {
+                out.push(self.comment(c, self.lines.line(c.span.start)));
+            }
+            *cursor += 1;
+        }
+    }
+}
+
+/// Arguments as crossplane prints them: `if` loses the parentheses around its condition.
+fn crossplane_args(d: &Directive) -> Vec<Value> {
+    let mut args: Vec<String> = d.args.iter().map(|a| a.text().into_owned()).collect();
+    if d.is("if")
+        && args.first().is_some_and(|a| a.starts_with('('))
+        && args.last().is_some_and(|a| a.ends_with(')'))
+    {
+        // The same steps, in the same order, as crossplane's _prepare_if_args.
+        args[0] = args[0][1..].trim_start().to_string();
+        let last = args.len() - 1;
+        let trimmed = args[last]
+            .strip_suffix(')')
+            .unwrap_or(&args[last])
+            .trim_end()
+            .to_string();
+        args[last] = trimmed;
+        let start = usize::from(args[0].is_empty());
+        let end = args.len() - usize::from(args[last].is_empty());
+        args = if start <= end {
+            args[start..end].to_vec()
+        } else {
+            Vec::new()
+        };
+    }
+    args.into_iter().map(Value::String).collect()
+}
+
+fn span_json(s: Span) -> Value {
+    json!([s.start, s.end])
+}
+
+fn word_json(w: &Word, source: &[u8]) -> Value {
+    json!({
+        "value": text(&w.value),
+        "raw": text(w.raw(source)),
+        "quote": w.quote.as_str(),
+        "span": span_json(w.span),
+    })
+}
+
+/// waitlint's own tree as JSON: every directive, word, brace and comment with its byte span
+/// (and line, for reading). The format of `waitlint parse --format json`.
+pub fn ast_json(file: &str, source: &[u8], parse: &Parse) -> Value {
+    let lines = LineIndex::new(source);
+    // Iterative so that the depth of the output does not depend on recursion; each stack entry
+    // is an iterator over a block's directives and the array being filled for it.
+    fn directive_json(d: &Directive, source: &[u8], lines: &LineIndex) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("name".into(), word_json(&d.name, source));
+        m.insert(
+            "args".into(),
+            Value::Array(d.args.iter().map(|a| word_json(a, source)).collect()),
+        );
+        m.insert("span".into(), span_json(d.span));
+        m.insert("line".into(), lines.line(d.span.start).into());
+        if let Some(s) = d.semicolon {
+            m.insert("semicolon".into(), span_json(s));
+        }
+        if d.args.iter().any(|a| a.quote == Quote::LuaBlock) {
+            m.insert("lua_block".into(), true.into());
+        }
+        m
+    }
+    type Level<'a> = (
+        std::slice::Iter<'a, Directive>,
+        Vec<Value>,
+        Option<Map<String, Value>>,
+    );
+    let mut stack: Vec<Level<'_>> = vec![(parse.config.directives.iter(), Vec::new(), None)];
+    let directives = loop {
+        let top = stack
+            .last_mut()
+            .expect("stack holds the top level until it is returned");
+        match top.0.next() {
+            Some(d) => {
+                let m = directive_json(d, source, &lines);
+                match &d.block {
+                    Some(b) => {
+                        let mut m = m;
+                        m.insert(
+                            "block".into(),
+                            json!({
+                                "kind": match b.kind { crate::BlockKind::Directives => "directives", crate::BlockKind::Table => "table" },
+                                "open": span_json(b.open),
+                                "close": span_json(b.close),
+                            }),
+                        );
+                        stack.push((b.directives.iter(), Vec::new(), Some(m)));
+                    }
+                    None => top.1.push(Value::Object(m)),
+                }
+            }
+            None => {
+                let (_, children, head) = stack.pop().expect("non-empty");
+                match head {
+                    Some(mut m) => {
+                        if let Some(Value::Object(b)) = m.get_mut("block") {
+                            b.insert("directives".into(), Value::Array(children));
+                        }
+                        stack
+                            .last_mut()
+                            .expect("a block has a parent level")
+                            .1
+                            .push(Value::Object(m));
+                    }
+                    None => break children,
+                }
+            }
+        }
+    };
+    let comments: Vec<Value> = parse
+        .config
+        .comments
+        .iter()
+        .map(|c| json!({ "text": text(&c.text), "span": span_json(c.span), "line": lines.line(c.span.start) }))
+        .collect();
+    let errors: Vec<Value> = parse
+        .errors
+        .iter()
+        .map(|e| {
+            let mut m = json!({
+                "kind": format!("{:?}", e.kind),
+                "message": e.message,
+                "span": span_json(e.span),
+                "line": lines.line(e.span.start),
+            });
+            if let Some((span, label)) = &e.related {
+                m["related"] = json!({ "span": span_json(*span), "line": lines.line(span.start), "message": label });
+            }
+            m
+        })
+        .collect();
+    json!({ "file": file, "directives": directives, "comments": comments, "errors": errors })
+}
