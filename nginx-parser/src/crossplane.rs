@@ -7,7 +7,6 @@
 use serde_json::{json, Map, Value};
 
 use crate::ast::{Comment, Directive, Quote, Word};
-use crate::error::ParseError;
 use crate::parser::Parse;
 use crate::span::{LineIndex, Span};
 
@@ -21,7 +20,7 @@ pub struct FilePayload<'a> {
     pub source: &'a [u8],
     pub parse: &'a Parse,
     /// Errors found outside the parser (e.g. a missing include), with their spans in this file.
-    pub extra_errors: &'a [ParseError],
+    pub extra_errors: Vec<(Span, String)>,
 }
 
 /// For an `include` directive of file `index`, the indexes of the files it pulled in.
@@ -41,19 +40,20 @@ pub fn document(files: &[FilePayload<'_>], options: &CrossplaneOptions<'_>) -> V
     let mut configs = Vec::new();
     for (index, f) in files.iter().enumerate() {
         let lines = LineIndex::new(f.source);
-        let mut errors: Vec<&ParseError> = f.parse.errors.iter().chain(f.extra_errors).collect();
-        errors.sort_by_key(|e| e.span.start);
+        let mut errors: Vec<(Span, &str)> = f
+            .parse
+            .errors
+            .iter()
+            .map(|e| (e.span, e.message.as_str()))
+            .chain(f.extra_errors.iter().map(|(s, m)| (*s, m.as_str())))
+            .collect();
+        errors.sort_by_key(|(span, _)| span.start);
         let mut file_errors = Vec::new();
-        for e in &errors {
-            let line = lines.line(e.span.start);
-            all_errors.push(json!({
-                "file": f.file,
-                "error": format!("{} in {}:{}", e.message, f.file, line),
-                "line": line,
-            }));
-            file_errors.push(
-                json!({ "error": format!("{} in {}:{}", e.message, f.file, line), "line": line }),
-            );
+        for (span, message) in &errors {
+            let line = lines.line(span.start);
+            let error = format!("{message} in {}:{line}", f.file);
+            all_errors.push(json!({ "file": f.file, "error": error, "line": line }));
+            file_errors.push(json!({ "error": error, "line": line }));
         }
         let mut cursor = 0;
         let renderer = Renderer {

@@ -7,11 +7,15 @@
 pub mod ast;
 pub mod crossplane;
 pub mod error;
+pub mod include;
 mod lexer;
 mod parser;
 pub mod span;
 
 pub use ast::{Block, BlockKind, Comment, Config, Directive, Quote, Word};
 pub use error::{ParseError, ParseErrorKind};
+pub use include::{
+    load, ConfigTree, FileId, IncludeError, IncludeErrorKind, IncludeOptions, SourceFile,
+};
 pub use parser::{parse, parse_with, Parse, ParseOptions};
 pub use span::{LineIndex, Span};
