@@ -1,16 +1,29 @@
 //! The `waitlint` command line.
 
+mod args;
+mod config;
+mod discover;
+mod explain;
 mod parse_cmd;
+mod progress;
+mod render;
+mod report;
+mod run;
 
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::args::{CheckArgs, ColorChoice, Format};
 
 #[derive(Parser)]
 #[command(
     name = "waitlint",
     version,
-    about = "Finds the configuration and code that pile up TCP connections in TIME_WAIT and CLOSE_WAIT"
+    about = "Finds the nginx, sysctl and Rust code that piles up TCP connections in TIME_WAIT and CLOSE_WAIT",
+    after_help = "`waitlint PATH...` is short for `waitlint check PATH...`.\n\nExit status: 0 no findings at or above --fail-on, 1 findings, 2 a file could not be read or parsed, or a usage or configuration error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -19,13 +32,91 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Lint files and directories (the default command)
+    Check(CheckArgs),
+    /// Print a rule's documentation
+    Explain(explain::ExplainArgs),
+    /// List every rule
+    Rules(explain::RulesArgs),
     /// Parse one nginx configuration and print its tree (a syntax parse: fragments are fine)
     Parse(parse_cmd::ParseArgs),
 }
 
+const SUBCOMMANDS: &[&str] = &["check", "explain", "rules", "parse", "help"];
+
+/// `waitlint PATH` means `waitlint check PATH`: insert `check` when the first argument is not a
+/// subcommand or a top-level flag.
+fn with_default_command(mut argv: Vec<OsString>) -> Vec<OsString> {
+    if let Some(first) = argv.get(1).and_then(|a| a.to_str()) {
+        let top_level_flag = matches!(first, "-h" | "--help" | "-V" | "--version");
+        if !SUBCOMMANDS.contains(&first) && !top_level_flag {
+            argv.insert(1, OsString::from("check"));
+        }
+    }
+    argv
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(with_default_command(std::env::args_os().collect()));
     match cli.command {
+        Command::Check(args) => check(&args),
+        Command::Explain(args) => explain::explain(&args),
+        Command::Rules(args) => explain::rules(&args),
         Command::Parse(args) => parse_cmd::run(&args),
     }
+}
+
+fn color_choice(choice: ColorChoice) -> termcolor::ColorChoice {
+    match choice {
+        ColorChoice::Always => termcolor::ColorChoice::Always,
+        ColorChoice::Never => termcolor::ColorChoice::Never,
+        ColorChoice::Auto => {
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            if !no_color && std::io::stdout().is_terminal() {
+                termcolor::ColorChoice::Auto
+            } else {
+                termcolor::ColorChoice::Never
+            }
+        }
+    }
+}
+
+fn check(args: &CheckArgs) -> ExitCode {
+    let outcome = run::check(args);
+    if let Some(fatal) = &outcome.fatal {
+        eprintln!("waitlint: error: {fatal}");
+        return ExitCode::from(2);
+    }
+    let report = &outcome.report;
+    for w in &report.warnings {
+        eprintln!("waitlint: warning: {w}");
+    }
+    let written = match args.format {
+        Format::Human => {
+            let mut out = termcolor::StandardStream::stdout(color_choice(args.color));
+            render::human::render(report, &mut out, args.statistics)
+        }
+        Format::Json => {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &render::json::document(report))
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+        }
+        Format::Sarif | Format::Github | Format::Short | Format::RustcJson => {
+            eprintln!("waitlint: error: this output format is not available yet");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = written {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("waitlint: error: cannot write output: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    if args.format != Format::Human {
+        for f in &report.failures {
+            eprintln!("waitlint: error: {}: {}", f.path, f.message);
+        }
+    }
+    ExitCode::from(run::exit_status(report, args))
 }
