@@ -121,6 +121,21 @@ fn read_limited(path: &Path, options: &ParseOptions) -> std::io::Result<Vec<u8>>
     std::fs::read(path)
 }
 
+/// An I/O error in words, without the "(os error N)" suffix.
+fn describe(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => {
+            let text = e.to_string();
+            match text.find(" (os error") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            }
+        }
+    }
+}
+
 /// Every `include` directive of a file, at any depth, with its span.
 fn include_directives(parse: &Parse) -> Vec<&Directive> {
     parse
@@ -321,7 +336,7 @@ pub fn load(main: &Path, options: &IncludeOptions) -> Result<ConfigTree, LoadErr
                         };
                         tree.errors.push(error(
                             kind,
-                            format!("cannot include {}: {e}", path.display()),
+                            format!("cannot include {}: {}", path.display(), describe(&e)),
                         ));
                     }
                 }

@@ -158,7 +158,8 @@ mod tests {
     fn formatting() {
         assert_eq!(format_ms(5_400_000), "1h30m");
         assert_eq!(format_ms(500), "500ms");
-        assert_eq!(format_ms(75_000), "75s");
+        assert_eq!(format_ms(75_000), "1m15s");
+        assert_eq!(format_ms(10_000), "10s");
         assert_eq!(format_ms(0), "0");
     }
 }
