@@ -266,6 +266,10 @@ impl<'a> Lexer<'a> {
             )
             .with_related(Span::new(open, open + 1), "the Lua block starts here")
         };
+        // Every failure below is end of file, so the whole rest is the broken body: tokens
+        // resume there. Resuming after the `{` would read the body as directives and rescan it
+        // from each later `*_by_lua_block {` in it, in quadratic time.
+        self.pos = src.len();
         while i < src.len() {
             match src[i] {
                 b'-' if src.get(i + 1) == Some(&b'-') => {
@@ -286,20 +290,24 @@ impl<'a> Lexer<'a> {
                     None => i += 1,
                 },
                 q @ (b'"' | b'\'') => {
-                    let scan = quoted_run(q);
-                    i += 1;
-                    loop {
-                        let (rest, _) = scan(&src[i..]).unwrap_or((&[], &[]));
-                        i = src.len() - rest.len();
-                        match src.get(i) {
-                            Some(b'\\') => i = (i + 2).min(src.len()),
-                            Some(_) => {
-                                i += 1;
-                                break;
-                            }
-                            None => return Err(unterminated("a string")),
+                    // lua-nginx-module's lexer (ngx_http_lua_lex) only recognises a short
+                    // string that closes on the same line; otherwise the quote is an ordinary
+                    // character, so a `}` after it still counts.
+                    let mut j = i + 1;
+                    let closed = loop {
+                        let (rest, _) = take_till::<_, _, nom::error::Error<&[u8]>>(|b| {
+                            b == q || b == b'\\' || b == b'\n'
+                        })
+                        .parse(&src[j..])
+                        .unwrap_or((&[], &[]));
+                        j = src.len() - rest.len();
+                        match src.get(j) {
+                            Some(b'\\') => j = (j + 2).min(src.len()),
+                            Some(&b) if b == q => break Some(j + 1),
+                            _ => break None,
                         }
-                    }
+                    };
+                    i = closed.unwrap_or(i + 1);
                 }
                 b'{' => {
                     depth += 1;
@@ -320,7 +328,6 @@ impl<'a> Lexer<'a> {
                 _ => i += 1,
             }
         }
-        self.pos = src.len();
         Err(unterminated("the body"))
     }
 }

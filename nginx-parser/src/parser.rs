@@ -183,7 +183,9 @@ impl Parser<'_, '_> {
             ));
             return;
         }
-        let mut words = std::mem::take(&mut self.words).into_iter();
+        // Draining keeps `self.words` as a buffer for the next statement, and collecting a
+        // drain allocates exactly the arguments' length (millions of them in a large file).
+        let mut words = self.words.drain(..);
         let name = words.next().expect("checked non-empty");
         let span = name.span.cover(semi);
         let directive = Directive {
@@ -213,10 +215,11 @@ impl Parser<'_, '_> {
         if is_lua_block_name(&self.words[0].value) {
             match self.lexer.lua_body(open.start as usize) {
                 Ok(body) => {
-                    let mut words = std::mem::take(&mut self.words).into_iter();
+                    let mut words = self.words.drain(..);
                     let name = words.next().expect("checked non-empty");
                     let span = name.span.cover(body.span);
-                    let mut args: Vec<Word> = words.collect();
+                    let mut args = Vec::with_capacity(words.len() + 1);
+                    args.extend(words);
                     args.push(body);
                     self.top().directives.push(Directive {
                         name,
@@ -270,7 +273,7 @@ impl Parser<'_, '_> {
         } else {
             BlockKind::Directives
         };
-        let words = std::mem::take(&mut self.words);
+        let words = self.words.drain(..).collect();
         self.stack.push(Frame {
             head: Some((words, open)),
             kind,
@@ -311,6 +314,9 @@ impl Parser<'_, '_> {
             .pop()
             .expect("checked: more than the top-level frame");
         let (words, open) = frame.head.expect("only the top-level frame has no head");
+        let mut directives = frame.directives;
+        // A growing vector has up to twice the room it needs; a closed block no longer grows.
+        directives.shrink_to_fit();
         let mut words = words.into_iter();
         let name = words.next().expect("a block always has a directive name");
         let span = name.span.cover(close).cover(open);
@@ -322,7 +328,7 @@ impl Parser<'_, '_> {
                 open,
                 close,
                 kind: frame.kind,
-                directives: frame.directives,
+                directives,
             }),
             span,
         };
