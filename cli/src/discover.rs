@@ -67,6 +67,13 @@ pub fn kind_from_path(path: &Path) -> Option<Kind> {
         {
             Some(Kind::Nginx)
         }
+        // Debian's `include /etc/nginx/sites-enabled/*;` loads every file there whatever its
+        // name (`default` has no extension); like nginx's glob, `*` does not match dot files.
+        _ if matches!(parent.as_deref(), Some("sites-enabled" | "sites-available"))
+            && !name.starts_with('.') =>
+        {
+            Some(Kind::Nginx)
+        }
         _ => None,
     }
 }
@@ -271,6 +278,12 @@ mod tests {
         assert_eq!(k("etc/nginx/nginx.conf"), Some(Kind::Nginx));
         assert_eq!(k("etc/nginx/conf.d/api.conf"), Some(Kind::Nginx));
         assert_eq!(k("deploy/sites-enabled/default.conf"), Some(Kind::Nginx));
+        assert_eq!(k("etc/nginx/sites-enabled/default"), Some(Kind::Nginx));
+        assert_eq!(
+            k("etc/nginx/sites-available/api.example.com"),
+            Some(Kind::Nginx)
+        );
+        assert_eq!(k("etc/nginx/sites-enabled/.default.swp"), None);
         assert_eq!(k("x/site.nginx"), Some(Kind::Nginx));
         assert_eq!(k("etc/sysctl.conf"), Some(Kind::Sysctl));
         assert_eq!(k("etc/sysctl.d/99-net.conf"), Some(Kind::Sysctl));

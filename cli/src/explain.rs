@@ -41,6 +41,12 @@ pub fn explain(args: &ExplainArgs) -> ExitCode {
     println!("{}", rule.summary);
     println!();
     print!("{}", rule.documentation());
+    if !rule.options.is_empty() {
+        println!("\n## Options (in waitlint.toml, under [rules.{}])", rule.name);
+        for o in rule.options {
+            println!("- `{}` ({}, default `{}`): {}", o.name, o.kind.as_str(), o.default, o.doc);
+        }
+    }
     ExitCode::SUCCESS
 }
 
@@ -69,6 +75,12 @@ pub fn rules(args: &RulesArgs) -> ExitCode {
                         "severity": r.default_severity.as_str(),
                         "summary": r.summary,
                         "fixable": r.fixable,
+                        "options": r.options.iter().map(|o| json!({
+                            "name": o.name,
+                            "kind": o.kind.as_str(),
+                            "default": o.default,
+                            "doc": o.doc,
+                        })).collect::<Vec<_>>(),
                         "documentation": r.documentation(),
                     })
                 })

@@ -1,6 +1,7 @@
 //! The `waitlint` command line.
 
 mod args;
+mod cargo_check;
 mod config;
 mod discover;
 mod explain;
@@ -40,9 +41,11 @@ enum Command {
     Rules(explain::RulesArgs),
     /// Parse one nginx configuration and print its tree (a syntax parse: fragments are fine)
     Parse(parse_cmd::ParseArgs),
+    /// `cargo check` JSON lines plus waitlint's findings on Rust files (for rust-analyzer)
+    CargoCheck(cargo_check::CargoCheckArgs),
 }
 
-const SUBCOMMANDS: &[&str] = &["check", "explain", "rules", "parse", "help"];
+const SUBCOMMANDS: &[&str] = &["check", "explain", "rules", "parse", "cargo-check", "help"];
 
 /// `waitlint PATH` means `waitlint check PATH`: insert `check` when the first argument is not a
 /// subcommand or a top-level flag.
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::explain(&args),
         Command::Rules(args) => explain::rules(&args),
         Command::Parse(args) => parse_cmd::run(&args),
+        Command::CargoCheck(args) => cargo_check::run(&args),
     }
 }
 
@@ -103,8 +107,25 @@ fn check(args: &CheckArgs) -> ExitCode {
                 .and_then(|()| writeln!(out))
         }
         Format::Sarif | Format::Github | Format::Short | Format::RustcJson => {
-            eprintln!("waitlint: error: this output format is not available yet");
-            return ExitCode::from(2);
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            match args.format {
+                Format::Sarif => {
+                    let status = run::exit_status(report, args);
+                    let doc = render::sarif::document(report, status, &cwd);
+                    serde_json::to_writer_pretty(&mut out, &doc)
+                        .map_err(std::io::Error::from)
+                        .and_then(|()| writeln!(out))
+                }
+                Format::Github => render::github::render(report, &mut out),
+                Format::Short => render::short::render(report, &mut out),
+                _ => render::rustc_json::render(
+                    report,
+                    &render::rustc_json::Standalone::new(&cwd),
+                    &mut out,
+                ),
+            }
+            .and_then(|()| out.flush())
         }
     };
     if let Err(e) = written {

@@ -9,7 +9,6 @@ use nginx_parser::LineIndex;
 use crate::args::Kind;
 
 /// A file findings point into. `Diagnostic` locations index `Report::sources`.
-#[allow(dead_code)] // `path` and `kind` are read by the SARIF and rustc-json renderers
 pub struct Source {
     /// The path as the user gave it or as it was reached (relative when the input was).
     pub name: String,

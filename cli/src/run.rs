@@ -1,14 +1,15 @@
 //! `waitlint check`: discover, lint in parallel, merge into one deterministic report.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use lints::{Diagnostic, Severity};
 use rayon::prelude::*;
 
 use crate::args::{CheckArgs, Kind};
-use crate::config::{ConfigError, ConfigStore};
+use crate::config::{ConfigError, ConfigStore, FileConfig};
 use crate::discover::{self, Target};
 use crate::report::{Failure, Report, Source};
 
@@ -18,6 +19,9 @@ struct Unit {
     files: Vec<(PathBuf, Kind, Vec<u8>)>,
     diagnostics: Vec<Diagnostic>,
     failures: Vec<Failure>,
+    /// The parser's comments of the nginx files (by index into `files`) that may hold
+    /// suppressions.
+    comments: HashMap<usize, Vec<nginx_parser::Comment>>,
 }
 
 fn display_name(path: &Path) -> String {
@@ -25,11 +29,23 @@ fn display_name(path: &Path) -> String {
     s.strip_prefix("./").unwrap_or(&s).to_string()
 }
 
+/// A NUL byte means a binary file, not configuration or source: one clear failure instead of
+/// syntax errors that quote binary bytes (and whatever escape sequences they hold).
+fn binary_failure(path: &Path, text: &[u8]) -> Option<Failure> {
+    let at = text.iter().position(|&b| b == 0)?;
+    let (line, column) = nginx_parser::LineIndex::new(text).line_col(text, at as u32);
+    Some(Failure {
+        path: display_name(path),
+        message: format!("{line}:{column}: contains a NUL byte: a binary file, not checked"),
+    })
+}
+
 fn lint_target(target: &Target, stdin: Option<&[u8]>, configs: &ConfigStore) -> Unit {
     let mut unit = Unit {
         files: Vec::new(),
         diagnostics: Vec::new(),
         failures: Vec::new(),
+        comments: HashMap::new(),
     };
     let config = match configs.for_path(&target.path) {
         Ok(c) => c,
@@ -67,7 +83,18 @@ fn lint_target(target: &Target, stdin: Option<&[u8]>, configs: &ConfigStore) -> 
                     }
                 },
             };
+            if let Some(failure) = binary_failure(&target.path, &tree.files[0].text) {
+                unit.failures.push(failure);
+                return unit;
+            }
             unit.diagnostics = lints::nginx::lint(&tree, &config.settings);
+            unit.comments = tree
+                .files
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| lints::suppress::may_have_suppressions(&f.text))
+                .map(|(i, f)| (i, f.parse.config.comments.clone()))
+                .collect();
             unit.files = tree
                 .files
                 .into_iter()
@@ -88,6 +115,10 @@ fn lint_target(target: &Target, stdin: Option<&[u8]>, configs: &ConfigStore) -> 
                     }
                 },
             };
+            if let Some(failure) = binary_failure(&target.path, &text) {
+                unit.failures.push(failure);
+                return unit;
+            }
             if target.kind == Kind::Rust {
                 if let Err(e) = std::str::from_utf8(&text) {
                     let (line, column) =
@@ -105,7 +136,55 @@ fn lint_target(target: &Target, stdin: Option<&[u8]>, configs: &ConfigStore) -> 
     unit
 }
 
-/// The rule filter from `--select`/`--ignore` and per-rule severities.
+/// Applies each file's inline suppressions (`# waitlint: disable=...`, `// waitlint:
+/// allow(...)`) to the merged findings, before any other filtering: a suppression is used when
+/// its rule reported there, whatever the configuration and `--select` then keep. Adds the
+/// `unused-suppression` findings.
+fn apply_suppressions(
+    mut diagnostics: Vec<Diagnostic>,
+    sources: &[Source],
+    comments: &HashMap<usize, Vec<nginx_parser::Comment>>,
+) -> Vec<Diagnostic> {
+    use lints::suppress;
+    for (id, source) in sources.iter().enumerate() {
+        if !suppress::may_have_suppressions(&source.text) {
+            continue;
+        }
+        let suppressions = match source.kind {
+            Kind::Nginx => {
+                suppress::nginx(&source.text, comments.get(&id).map_or(&[], Vec::as_slice))
+            }
+            Kind::Sysctl => suppress::sysctl(&source.text),
+            Kind::Rust => match std::str::from_utf8(&source.text) {
+                Ok(text) => suppress::rust(text),
+                Err(_) => continue,
+            },
+        };
+        diagnostics = suppress::apply(id, &source.text, &suppressions, diagnostics);
+    }
+    diagnostics
+}
+
+/// The configuration of the file a finding is in: `per_path_ignores`, and a severity set in
+/// `[rules.<name>]` (`off` drops the finding). Syntax errors are never dropped.
+fn configure(d: &mut Diagnostic, config: &FileConfig, path: &Path) -> bool {
+    if std::ptr::eq(d.rule, &lints::meta::SYNTAX_ERROR) {
+        return true;
+    }
+    if config.ignores(path, d.rule) {
+        return false;
+    }
+    match config.settings.severities.get(d.rule.name) {
+        Some(None) => false,
+        Some(Some(severity)) => {
+            d.severity = *severity;
+            true
+        }
+        None => true,
+    }
+}
+
+/// The rule filter from `--select`/`--ignore`.
 fn keep(d: &Diagnostic, args: &CheckArgs) -> bool {
     // Syntax errors always show: they decide the exit status and explain missing findings.
     if std::ptr::eq(d.rule, &lints::meta::SYNTAX_ERROR) {
@@ -203,9 +282,33 @@ pub fn check(args: &CheckArgs) -> Outcome {
             },
         )
     };
-    let progress = crate::progress::Progress::new(found.targets.len(), args.format);
-    let mut units: Vec<Unit> = found
-        .targets
+    // Each file's configuration, resolved before linting so that a bad `waitlint.toml` stops
+    // the run once; its `exclude` drops walked files (and named ones with --force-exclude).
+    let named: HashSet<&Path> = paths
+        .iter()
+        .filter(|p| !p.is_dir())
+        .map(PathBuf::as_path)
+        .collect();
+    let mut targets = Vec::with_capacity(found.targets.len());
+    for target in found.targets {
+        let config = match configs.for_path(&target.path) {
+            Ok(c) => c,
+            Err(e) => return empty(e.0),
+        };
+        if config.excludes(&target.path)
+            && (args.force_exclude || !named.contains(target.path.as_path()))
+        {
+            continue;
+        }
+        targets.push(target);
+    }
+    if let Some((target, _)) = &stdin_target {
+        if let Err(e) = configs.for_path(&target.path) {
+            return empty(e.0);
+        }
+    }
+    let progress = crate::progress::Progress::new(targets.len(), args.format);
+    let mut units: Vec<Unit> = targets
         .par_iter()
         .map(|t| {
             let unit = lint_target(t, None, &configs);
@@ -223,6 +326,7 @@ pub fn check(args: &CheckArgs) -> Outcome {
     let mut sources: Vec<Source> = Vec::new();
     let mut by_identity: HashMap<PathBuf, usize> = HashMap::new();
     let mut diagnostics = Vec::new();
+    let mut comments: HashMap<usize, Vec<nginx_parser::Comment>> = HashMap::new();
     let mut failures: Vec<Failure> = found
         .failures
         .into_iter()
@@ -244,6 +348,9 @@ pub fn check(args: &CheckArgs) -> Outcome {
             });
             map.push(id);
         }
+        for (index, file_comments) in unit.comments {
+            comments.entry(map[index]).or_insert(file_comments);
+        }
         for mut d in unit.diagnostics {
             d.primary.location.file = map[d.primary.location.file];
             for l in &mut d.secondary {
@@ -257,7 +364,18 @@ pub fn check(args: &CheckArgs) -> Outcome {
             diagnostics.push(d);
         }
     }
-    diagnostics.retain(|d| keep(d, args));
+    let mut diagnostics = apply_suppressions(diagnostics, &sources, &comments);
+    let mut file_configs: Vec<Arc<FileConfig>> = Vec::with_capacity(sources.len());
+    for source in &sources {
+        match configs.for_path(&source.path) {
+            Ok(c) => file_configs.push(c),
+            Err(e) => return empty(e.0),
+        }
+    }
+    diagnostics.retain_mut(|d| {
+        let file = d.primary.location.file;
+        configure(d, &file_configs[file], &sources[file].path) && keep(d, args)
+    });
     diagnostics.sort_by(|a, b| {
         let key = |d: &Diagnostic| {
             (
@@ -295,10 +413,28 @@ pub fn exit_status(report: &Report, args: &CheckArgs) -> u8 {
     if args.exit_zero {
         return 0;
     }
-    let threshold = match args.fail_on {
-        Some(crate::args::FailOn::Error) => Severity::Error,
-        Some(crate::args::FailOn::Info) => Severity::Info,
-        Some(crate::args::FailOn::Warning) | None => Severity::Warning,
+    let flag = args.fail_on.map(|f| match f {
+        crate::args::FailOn::Error => Severity::Error,
+        crate::args::FailOn::Info => Severity::Info,
+        crate::args::FailOn::Warning => Severity::Warning,
+    });
+    // Without the flag, each finding is judged by the `fail_on` of its file's configuration
+    // (read again: the report does not keep it; the files are cached per run).
+    let configs = match flag {
+        Some(_) => None,
+        None => ConfigStore::new(args).ok(),
     };
-    u8::from(report.diagnostics.iter().any(|d| d.severity >= threshold))
+    let threshold = |d: &Diagnostic| {
+        flag.or_else(|| {
+            let path = &report.sources[d.primary.location.file].path;
+            configs.as_ref()?.for_path(path).ok()?.fail_on
+        })
+        .unwrap_or(Severity::Warning)
+    };
+    u8::from(
+        report
+            .diagnostics
+            .iter()
+            .any(|d| d.severity >= threshold(d)),
+    )
 }

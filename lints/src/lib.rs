@@ -6,6 +6,7 @@ pub mod meta;
 pub mod nginx;
 pub mod registry;
 pub mod settings;
+pub mod suppress;
 
 pub use diagnostic::{Diagnostic, Edit, FileIndex, Fix, Label, Location, Severity};
 pub use registry::{Family, Rule};

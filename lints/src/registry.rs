@@ -24,6 +24,39 @@ impl Family {
     }
 }
 
+/// The type of a rule option's value in `waitlint.toml`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OptionKind {
+    /// A TOML integer: `min = 1000`.
+    Integer,
+    /// A TOML string in nginx's time syntax: `threshold = "10s"`, `"1m30s"`, `"500ms"`.
+    Time,
+    /// A TOML string.
+    String,
+}
+
+impl OptionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OptionKind::Integer => "integer",
+            OptionKind::Time => "time",
+            OptionKind::String => "string",
+        }
+    }
+}
+
+/// An option a rule reads from its `[rules.<name>]` table in `waitlint.toml`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RuleOption {
+    /// snake_case: `threshold`, `min`.
+    pub name: &'static str,
+    pub kind: OptionKind,
+    /// The default, written as in `waitlint.toml` without quotes: `10s`, `1000`.
+    pub default: &'static str,
+    /// One line, lowercase, no final period.
+    pub doc: &'static str,
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub struct Rule {
     /// Stable code, never reused: `NGX001`.
@@ -38,6 +71,8 @@ pub struct Rule {
     doc: &'static str,
     /// Whether the rule can offer a fix.
     pub fixable: bool,
+    /// What can be set in the rule's `[rules.<name>]` table besides `severity`.
+    pub options: &'static [RuleOption],
 }
 
 impl Rule {
@@ -59,7 +94,18 @@ impl Rule {
             summary,
             doc,
             fixable,
+            options: &[],
         }
+    }
+
+    #[doc(hidden)]
+    pub const fn with_options(self, options: &'static [RuleOption]) -> Rule {
+        Rule { options, ..self }
+    }
+
+    /// A declared option by name.
+    pub fn option(&self, name: &str) -> Option<&'static RuleOption> {
+        self.options.iter().find(|o| o.name == name)
     }
 
     /// The documentation as Markdown: the doc comment with rustdoc's leading space removed.
@@ -105,6 +151,10 @@ impl Rule {
 ///         severity: Warning,
 ///         summary: "keep-alive is switched off, so nginx closes every connection first",
 ///         fixable: true,
+///         // Optional; none when left out.
+///         options: [
+///             { name: "threshold", kind: Time, default: "10s", doc: "shortest timeout that is not flagged" },
+///         ],
 ///     }
 /// }
 /// ```
@@ -118,7 +168,16 @@ macro_rules! declare_rule {
             family: $family:ident,
             severity: $severity:ident,
             summary: $summary:literal,
-            fixable: $fixable:literal $(,)?
+            fixable: $fixable:literal
+            $(, options: [
+                $({
+                    name: $oname:literal,
+                    kind: $okind:ident,
+                    default: $odefault:literal,
+                    doc: $odoc:literal $(,)?
+                }),* $(,)?
+            ])?
+            $(,)?
         }
     ) => {
         $(#[doc = $doc])*
@@ -130,7 +189,12 @@ macro_rules! declare_rule {
             $summary,
             concat!($($doc, "\n"),*),
             $fixable,
-        );
+        ).with_options(&[$($($crate::registry::RuleOption {
+                name: $oname,
+                kind: $crate::registry::OptionKind::$okind,
+                default: $odefault,
+                doc: $odoc,
+            }),*)?]);
     };
 }
 
@@ -163,4 +227,53 @@ pub fn select(selector: &str) -> Vec<&'static Rule> {
                 && r.code[..selector.len()].eq_ignore_ascii_case(selector)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    crate::declare_rule! {
+        /// ## What it does
+        /// Nothing: it exercises the macro.
+        pub WITH_OPTIONS {
+            code: "NGX999",
+            name: "with-options",
+            family: Nginx,
+            severity: Info,
+            summary: "a rule with options",
+            fixable: false,
+            options: [
+                { name: "threshold", kind: Time, default: "10s", doc: "shortest timeout not flagged" },
+                { name: "min", kind: Integer, default: "1000", doc: "smallest value not flagged", },
+            ],
+        }
+    }
+
+    crate::declare_rule! {
+        /// ## What it does
+        /// Nothing.
+        pub WITHOUT_OPTIONS {
+            code: "NGX998",
+            name: "without-options",
+            family: Nginx,
+            severity: Info,
+            summary: "a rule without options",
+            fixable: false
+        }
+    }
+
+    #[test]
+    fn options_are_declared_and_default_to_none() {
+        assert_eq!(WITH_OPTIONS.options.len(), 2);
+        let threshold = WITH_OPTIONS.option("threshold").unwrap();
+        assert_eq!(threshold.kind, OptionKind::Time);
+        assert_eq!(threshold.default, "10s");
+        assert_eq!(
+            WITH_OPTIONS.option("min").unwrap().kind,
+            OptionKind::Integer
+        );
+        assert!(WITH_OPTIONS.option("nope").is_none());
+        assert!(WITHOUT_OPTIONS.options.is_empty());
+    }
 }

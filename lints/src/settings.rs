@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::diagnostic::Severity;
+use crate::registry::{OptionKind, Rule, RuleOption};
 
 /// An nginx version, compared component-wise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -43,6 +44,48 @@ pub enum OptionValue {
     Integer(i64),
     String(String),
     Bool(bool),
+    /// A time option ([`OptionKind::Time`]), in milliseconds.
+    Time(i64),
+}
+
+impl OptionValue {
+    /// Reads an option's value written as text (a declared default, or a TOML string for a
+    /// time). `Err` says what was expected.
+    pub fn parse(kind: OptionKind, text: &str) -> Result<OptionValue, String> {
+        match kind {
+            OptionKind::Integer => text
+                .trim()
+                .parse()
+                .map(OptionValue::Integer)
+                .map_err(|_| "expected an integer".to_string()),
+            OptionKind::Time => parse_time_option(text)
+                .map(OptionValue::Time)
+                .ok_or_else(|| {
+                    "expected a time in nginx syntax such as \"10s\", \"1m30s\" or \"500ms\""
+                        .to_string()
+                }),
+            OptionKind::String => Ok(OptionValue::String(text.to_string())),
+        }
+    }
+}
+
+/// A time option in nginx's syntax (`10s`, `1m30s`, `500ms`; a bare number is seconds), in
+/// milliseconds.
+pub fn parse_time_option(text: &str) -> Option<i64> {
+    crate::nginx::time::parse_time(
+        text.trim().as_bytes(),
+        crate::nginx::time::Resolution::Milliseconds,
+    )
+}
+
+/// The declared default of an option as a value.
+pub fn default_value(option: &RuleOption) -> OptionValue {
+    OptionValue::parse(option.kind, option.default).unwrap_or_else(|e| {
+        panic!(
+            "option `{}` declares the default `{}`: {e}",
+            option.name, option.default
+        )
+    })
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -80,6 +123,31 @@ impl Settings {
         }
     }
 
+    /// A configured option, if set.
+    pub fn option(&self, rule: &str, option: &str) -> Option<&OptionValue> {
+        self.options
+            .iter()
+            .find(|((r, o), _)| *r == rule && o == option)
+            .map(|(_, v)| v)
+    }
+
+    /// A configured time option in milliseconds, or the default.
+    pub fn time_ms(&self, rule: &str, option: &str, default_ms: i64) -> i64 {
+        match self.option(rule, option) {
+            Some(OptionValue::Time(v)) => *v,
+            _ => default_ms,
+        }
+    }
+
+    /// The severity a rule reports with: its default unless configured; `None` when the rule is
+    /// switched off.
+    pub fn severity(&self, rule: &Rule) -> Option<Severity> {
+        match self.severities.get(rule.name) {
+            Some(configured) => *configured,
+            None => Some(rule.default_severity),
+        }
+    }
+
     /// A configured string option, or the default.
     pub fn string<'a>(&'a self, rule: &str, option: &str, default: &'a str) -> &'a str {
         match self
@@ -90,5 +158,72 @@ impl Settings {
             Some((_, OptionValue::String(v))) => v,
             _ => default,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_declared_option_default_parses() {
+        for rule in crate::registry::all() {
+            for option in rule.options {
+                assert!(
+                    OptionValue::parse(option.kind, option.default).is_ok(),
+                    "{}: option `{}` has a bad default `{}`",
+                    rule.name,
+                    option.name,
+                    option.default
+                );
+                assert!(
+                    !option.doc.is_empty(),
+                    "{}: option `{}` needs a doc",
+                    rule.name,
+                    option.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn option_values_parse_by_kind() {
+        assert_eq!(
+            OptionValue::parse(OptionKind::Integer, "1000"),
+            Ok(OptionValue::Integer(1000))
+        );
+        assert!(OptionValue::parse(OptionKind::Integer, "ten").is_err());
+        assert_eq!(
+            OptionValue::parse(OptionKind::Time, "10s"),
+            Ok(OptionValue::Time(10_000))
+        );
+        assert_eq!(
+            OptionValue::parse(OptionKind::Time, "1m30s"),
+            Ok(OptionValue::Time(90_000))
+        );
+        assert_eq!(
+            OptionValue::parse(OptionKind::Time, "500ms"),
+            Ok(OptionValue::Time(500))
+        );
+        assert!(OptionValue::parse(OptionKind::Time, "10 parsecs").is_err());
+        assert_eq!(
+            OptionValue::parse(OptionKind::String, "x"),
+            Ok(OptionValue::String("x".into()))
+        );
+    }
+
+    #[test]
+    fn severity_overrides() {
+        let rule = &crate::nginx::rules::keepalive_disabled::KEEPALIVE_DISABLED;
+        let mut s = Settings::default();
+        assert_eq!(s.severity(rule), Some(Severity::Warning));
+        s.severities.insert(rule.name, Some(Severity::Error));
+        assert_eq!(s.severity(rule), Some(Severity::Error));
+        s.severities.insert(rule.name, None);
+        assert_eq!(s.severity(rule), None);
+        s.options
+            .insert((rule.name, "threshold".into()), OptionValue::Time(5000));
+        assert_eq!(s.time_ms(rule.name, "threshold", 1), 5000);
+        assert_eq!(s.time_ms(rule.name, "other", 1), 1);
     }
 }

@@ -142,6 +142,12 @@ fn rules_md() -> String {
                 out.push('\n');
             }
         }
+        if !r.options.is_empty() {
+            out.push_str(&format!("\n### Options\n\nIn `waitlint.toml`, under `[rules.{}]`:\n\n", r.name));
+            for o in r.options {
+                out.push_str(&format!("- `{}` ({}, default `{}`): {}\n", o.name, o.kind.as_str(), o.default, o.doc));
+            }
+        }
     }
     out
 }

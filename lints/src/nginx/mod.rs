@@ -1,6 +1,7 @@
 //! nginx rules: the TIME_WAIT side. Rules receive a loaded configuration (main file and
 //! includes) and report where nginx will close connections first.
 
+pub mod model;
 pub mod rules;
 pub mod time;
 
