@@ -1,0 +1,282 @@
+//! The effective configuration: what nginx will run, not lines in isolation.
+//!
+//! The model is a tree of contexts (main, http, server, location, if, upstream, stream...) built
+//! from a loaded configuration with its includes spliced in. Each context knows the directives
+//! set at its own level; [`Model::effective`] answers "which directive applies here", following
+//! nginx's inheritance http → server → location → nested location / `if`, and
+//! [`Model::effective_group`] does the same for array directives such as `proxy_set_header` and
+//! `add_header`, which a level inherits only if it sets none of its own (all or nothing).
+//!
+//! A fragment linted on its own (a `conf.d/*.conf` of bare `server {}` blocks, a `location`
+//! snippet) gets its context inferred from what it contains, so its directives are judged where
+//! they would be included.
+
+use nginx_parser::{ConfigTree, Directive, FileId};
+
+use crate::diagnostic::Location;
+
+/// The kind of a context, as nginx's modules define them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ContextKind {
+    Main,
+    Events,
+    Http,
+    /// An http `server`.
+    Server,
+    Location,
+    /// `if` inside a server or location.
+    If,
+    /// `limit_except` inside a location.
+    LimitExcept,
+    /// An http `upstream`.
+    Upstream,
+    /// `stream {}` and everything in it: TCP/UDP proxying, no HTTP keep-alive.
+    Stream,
+    /// `mail {}` and everything in it.
+    Mail,
+    /// Any other block (`map`, `types`, `geo`...): not a context rules look into.
+    Other,
+}
+
+/// How the top level of the main file was understood.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TopLevel {
+    /// A full configuration (`http {}`, `events {}` at the top).
+    Main,
+    /// A fragment included inside `http {}` (bare `server {}`, `upstream {}`, `map {}`).
+    Http,
+    /// A fragment included inside `server {}` (bare `location {}`, `listen`).
+    Server,
+    /// A fragment included inside `location {}` (only location-level directives).
+    Location,
+}
+
+/// One directive of the configuration: the file it was written in and the directive.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry<'t> {
+    pub file: FileId,
+    pub directive: &'t Directive,
+}
+
+impl<'t> Entry<'t> {
+    /// The directive's name and arguments, for labels and messages.
+    pub fn head(&self) -> Location {
+        Location::new(self.file, self.directive.head_span())
+    }
+
+    /// The first argument's location, or the name's when there is none.
+    pub fn arg_location(&self, index: usize) -> Location {
+        let span = self
+            .directive
+            .arg(index)
+            .map_or(self.directive.name.span, |a| a.span);
+        Location::new(self.file, span)
+    }
+}
+
+pub type NodeId = usize;
+
+#[derive(Debug)]
+pub struct Node<'t> {
+    pub kind: ContextKind,
+    /// The block directive that opened the context; `None` for the (possibly inferred) top.
+    pub opener: Option<Entry<'t>>,
+    pub parent: Option<NodeId>,
+    pub children: Vec<NodeId>,
+    /// Directives set at this level (block directives included), includes expanded, in order.
+    pub directives: Vec<Entry<'t>>,
+}
+
+#[derive(Debug)]
+pub struct Model<'t> {
+    /// `nodes[0]` is the top level.
+    pub nodes: Vec<Node<'t>>,
+    pub top_level: TopLevel,
+}
+
+/// Directives that only make sense at the top of a full configuration.
+const MAIN_ONLY: &[&str] = &["http", "events", "worker_processes", "user", "pid", "stream", "mail", "worker_rlimit_nofile", "load_module"];
+/// Blocks that live directly in `http`.
+const HTTP_BLOCKS: &[&str] = &["server", "upstream", "map", "geo", "split_clients", "log_format"];
+/// Directives that live directly in `server`.
+const SERVER_ONLY: &[&str] = &["location", "listen", "server_name"];
+
+fn infer_top_level(directives: &[Entry<'_>]) -> TopLevel {
+    let has = |names: &[&str]| directives.iter().any(|e| names.iter().any(|n| e.directive.is(n)));
+    if has(MAIN_ONLY) {
+        TopLevel::Main
+    } else if has(HTTP_BLOCKS) {
+        TopLevel::Http
+    } else if has(SERVER_ONLY) {
+        TopLevel::Server
+    } else if directives.is_empty() {
+        TopLevel::Main
+    } else {
+        // A snippet of settings (`proxy_params`, `keepalive_timeout 0;`) could be included at
+        // any level; judge it as written at http level, where every such setting is valid.
+        TopLevel::Http
+    }
+}
+
+fn child_kind(parent: ContextKind, d: &Directive) -> ContextKind {
+    use ContextKind::*;
+    let name = d.name.value.as_ref();
+    match (parent, name) {
+        (Stream | Mail, _) => parent,
+        (Main, b"http") => Http,
+        (Main, b"events") => Events,
+        (Main, b"stream") => Stream,
+        (Main, b"mail") => Mail,
+        (Http, b"server") => Server,
+        (Http, b"upstream") => Upstream,
+        (Server | Location, b"location") => Location,
+        (Server | Location, b"if") => If,
+        (Location, b"limit_except") => LimitExcept,
+        _ => Other,
+    }
+}
+
+impl<'t> Model<'t> {
+    pub fn build(tree: &'t ConfigTree) -> Model<'t> {
+        let Some(main) = tree.files.first() else {
+            return Model {
+                nodes: vec![Node {
+                    kind: ContextKind::Main,
+                    opener: None,
+                    parent: None,
+                    children: Vec::new(),
+                    directives: Vec::new(),
+                }],
+                top_level: TopLevel::Main,
+            };
+        };
+        let expand = |file: FileId, ds: &'t [Directive]| -> Vec<Entry<'t>> {
+            tree.expand(file, ds)
+                .into_iter()
+                .map(|(file, directive)| Entry { file, directive })
+                .collect()
+        };
+        let top = expand(0, &main.parse.config.directives);
+        let top_level = infer_top_level(&top);
+        let top_kind = match top_level {
+            TopLevel::Main => ContextKind::Main,
+            TopLevel::Http => ContextKind::Http,
+            TopLevel::Server => ContextKind::Server,
+            TopLevel::Location => ContextKind::Location,
+        };
+        let mut model = Model {
+            nodes: Vec::new(),
+            top_level,
+        };
+        // Iterative: each pending item is (parent node, its directives).
+        let mut pending = vec![(None::<NodeId>, None::<Entry<'t>>, top_kind, top)];
+        while let Some((parent, opener, kind, directives)) = pending.pop() {
+            let id = model.nodes.len();
+            if let Some(p) = parent {
+                model.nodes[p].children.push(id);
+            }
+            // Pushed in reverse so the first block is built next: node ids follow source order
+            // (depth first, parents before children).
+            for e in directives.iter().rev() {
+                if let Some(block) = &e.directive.block {
+                    let kind = child_kind(kind, e.directive);
+                    if kind != ContextKind::Other {
+                        pending.push((Some(id), Some(*e), kind, expand(e.file, &block.directives)));
+                    }
+                }
+            }
+            model.nodes.push(Node {
+                kind,
+                opener,
+                parent,
+                children: Vec::new(),
+                directives,
+            });
+        }
+        model
+    }
+
+    /// Nodes of a kind, in the order they were built (parents before children).
+    pub fn nodes_of(&self, kind: ContextKind) -> impl Iterator<Item = NodeId> + '_ {
+        (0..self.nodes.len()).filter(move |&i| self.nodes[i].kind == kind)
+    }
+
+    /// The first directive named `name` set directly in `node` (nginx rejects most duplicates;
+    /// the first is the one it reports as set).
+    pub fn local(&self, node: NodeId, name: &str) -> Option<Entry<'t>> {
+        self.nodes[node].directives.iter().find(|e| e.directive.is(name)).copied()
+    }
+
+    /// Every directive named `name` set directly in `node`.
+    pub fn local_all(&self, node: NodeId, name: &str) -> Vec<Entry<'t>> {
+        self.nodes[node].directives.iter().filter(|e| e.directive.is(name)).copied().collect()
+    }
+
+    /// The chain of contexts whose settings `node` inherits, itself first, up to and including
+    /// the http (or stream) level.
+    pub fn inheritance_chain(&self, node: NodeId) -> Vec<NodeId> {
+        let mut chain = vec![node];
+        let mut cur = node;
+        while let Some(p) = self.nodes[cur].parent {
+            match self.nodes[cur].kind {
+                ContextKind::Http | ContextKind::Stream | ContextKind::Mail | ContextKind::Upstream => break,
+                _ => {}
+            }
+            chain.push(p);
+            cur = p;
+        }
+        chain
+    }
+
+    /// The directive named `name` that applies in `node`: set there, or inherited from the
+    /// nearest enclosing context that sets it. Also returns the node that sets it.
+    pub fn effective(&self, node: NodeId, name: &str) -> Option<(NodeId, Entry<'t>)> {
+        self.inheritance_chain(node)
+            .into_iter()
+            .find_map(|n| self.local(n, name).map(|e| (n, e)))
+    }
+
+    /// For array directives inherited all or nothing (`proxy_set_header`, `add_header`): the
+    /// directives of the nearest level that sets any directive of the group.
+    pub fn effective_group(&self, node: NodeId, names: &[&str]) -> Vec<Entry<'t>> {
+        for n in self.inheritance_chain(node) {
+            let found: Vec<Entry<'t>> = self.nodes[n]
+                .directives
+                .iter()
+                .filter(|e| names.iter().any(|name| e.directive.is(name)))
+                .copied()
+                .collect();
+            if !found.is_empty() {
+                return found;
+            }
+        }
+        Vec::new()
+    }
+
+    /// The contexts where requests are finally handled: every server and location that does not
+    /// contain a location of its own (a server whose every request goes to a location is
+    /// judged through its locations). `if` blocks are judged with their location.
+    pub fn request_contexts(&self) -> Vec<NodeId> {
+        (0..self.nodes.len())
+            .filter(|&n| matches!(self.nodes[n].kind, ContextKind::Server | ContextKind::Location))
+            .filter(|&n| !self.nodes[n].children.iter().any(|&c| self.nodes[c].kind == ContextKind::Location))
+            .collect()
+    }
+
+    /// The http `server` a node belongs to (itself for a server).
+    pub fn server_of(&self, node: NodeId) -> Option<NodeId> {
+        let mut cur = Some(node);
+        while let Some(n) = cur {
+            if self.nodes[n].kind == ContextKind::Server {
+                return Some(n);
+            }
+            cur = self.nodes[n].parent;
+        }
+        None
+    }
+
+    /// Where to point at a context in a label: its opening directive (`server`, `location /api`).
+    pub fn opener_location(&self, node: NodeId) -> Option<Location> {
+        self.nodes[node].opener.map(|e| e.head())
+    }
+}
