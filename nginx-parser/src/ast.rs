@@ -141,6 +141,21 @@ impl Directive {
             .map_or(self.name.span, |a| self.name.span.cover(a.span))
     }
 
+    /// The directive as text for messages: name and argument values separated by spaces
+    /// (`keepalive_timeout 0`); a Lua body is shown as `{...}`.
+    pub fn head_text(&self) -> String {
+        let mut out = self.name.text().into_owned();
+        for a in &self.args {
+            out.push(' ');
+            if a.quote == Quote::LuaBlock {
+                out.push_str("{...}");
+            } else {
+                out.push_str(&a.text());
+            }
+        }
+        out
+    }
+
     /// True for `*_by_lua_block` directives, whose body is raw Lua kept as one argument.
     pub fn is_lua_block(&self) -> bool {
         is_lua_block_name(&self.name.value)

@@ -1,74 +1,32 @@
 //! nginx rules: the TIME_WAIT side. Rules receive a loaded configuration (main file and
 //! includes) and report where nginx will close connections first.
 
+pub mod effective;
 pub mod model;
 pub mod rules;
 pub mod time;
 
-use nginx_parser::{ConfigTree, Directive, FileId};
+use nginx_parser::ConfigTree;
 
 use crate::diagnostic::{Diagnostic, Location};
 use crate::settings::Settings;
 
-/// What a rule sees: the configuration and the run's settings.
+pub use model::{ContextKind, Entry, Model, NodeId};
+
+/// What a rule sees: the configuration, its effective model and the run's settings.
 pub struct Context<'a> {
     pub tree: &'a ConfigTree,
+    pub model: Model<'a>,
     pub settings: &'a Settings,
-}
-
-/// One directive as nginx reads it, with the names of the blocks around it (outermost first) and
-/// the file it comes from.
-pub struct Visit<'a> {
-    pub file: FileId,
-    pub directive: &'a Directive,
-    pub parents: &'a [&'a str],
-}
-
-impl Visit<'_> {
-    pub fn location(&self) -> Location {
-        Location::new(self.file, self.directive.head_span())
-    }
-
-    /// The block directly around the directive (`None` at top level).
-    pub fn parent(&self) -> Option<&str> {
-        self.parents.last().copied()
-    }
-}
-
-impl<'a> Context<'a> {
-    /// Calls `f` for every directive of the configuration, includes expanded, in source order.
-    /// Iterative: nesting is bounded by the parser's limit, not by the call stack.
-    pub fn for_each(&self, mut f: impl FnMut(&Visit<'_>)) {
-        let tree = self.tree;
-        let Some(main) = tree.files.first() else {
-            return;
-        };
-        let mut names: Vec<String> = Vec::new();
-        let mut stack = vec![(tree.expand(0, &main.parse.config.directives), 0usize)];
-        while let Some((items, index)) = stack.last_mut() {
-            let Some(&(file, directive)) = items.get(*index) else {
-                stack.pop();
-                names.pop();
-                continue;
-            };
-            *index += 1;
-            let parents: Vec<&str> = names.iter().map(String::as_str).collect();
-            f(&Visit {
-                file,
-                directive,
-                parents: &parents,
-            });
-            if let Some(block) = &directive.block {
-                names.push(directive.name.text().into_owned());
-                stack.push((tree.expand(file, &block.directives), 0));
-            }
-        }
-    }
 }
 
 /// Runs every nginx rule on a configuration.
 pub fn check(tree: &ConfigTree, settings: &Settings) -> Vec<Diagnostic> {
-    let ctx = Context { tree, settings };
+    let ctx = Context {
+        tree,
+        model: Model::build(tree),
+        settings,
+    };
     let mut out = Vec::new();
     for (_, check) in rules::ALL {
         check(&ctx, &mut out);

@@ -1,26 +1,37 @@
 use crate::diagnostic::{Diagnostic, Edit, Fix, Location};
+use crate::nginx::effective::{self, Setting};
 use crate::nginx::time::{parse_time, Resolution};
-use crate::nginx::{Context, Visit};
+use crate::nginx::Context;
 
 crate::declare_rule! {
     /// ## What it does
     /// Flags `keepalive_timeout 0`, `keepalive_requests 0` and `keepalive_time 0` (in any zero
-    /// spelling: `0`, `0s`, `0ms`, `"0"`) in `http`, `server` and `location` blocks.
+    /// spelling: `0`, `0s`, `0ms`, `"0"`) where they take effect: in `http`, `server`,
+    /// `location` or `if` blocks, unless every server and location below sets its own value
+    /// (then the value is dead, and reported only as information).
     ///
     /// ## Why is this bad?
-    /// Each of them switches HTTP keep-alive off: nginx answers every request with
-    /// `Connection: close` and then closes the connection itself. The side that closes first
-    /// is the one that keeps the socket in TIME_WAIT, for 60 seconds on Linux (2 MSL, not
-    /// tunable). So the server, not its clients, collects one TIME_WAIT socket per request: at
-    /// 1 000 requests per second that is about 60 000 sockets, each holding kernel memory and
-    /// a slot in the connection hash table, and every request also pays a new TCP (and TLS)
-    /// handshake. With keep-alive on, clients reuse connections and, when a connection finally
-    /// ends, it is usually the client that closes first and holds the TIME_WAIT.
+    /// Each of them switches HTTP keep-alive off: nginx answers with `Connection: close` (or,
+    /// for `keepalive_requests 0` and `keepalive_time 0`, after the first request) and closes
+    /// the connection itself. The side that closes a TCP connection first is the one that keeps
+    /// it in TIME_WAIT, for 60 seconds on Linux (2 MSL, fixed in the kernel). So the server, not
+    /// its clients, collects one TIME_WAIT socket per request: at 1 000 requests per second that
+    /// is about 60 000 sockets, each holding memory and a slot in the kernel's connection table,
+    /// and every request also pays a new TCP (and TLS) handshake. With keep-alive on, clients
+    /// reuse connections, and when a connection finally ends after its idle timeout it is one
+    /// connection per client rather than one per request.
+    ///
+    /// `reset_timedout_connection on` does not help: it only resets connections that timed out
+    /// while a request was in progress (and, since 1.15.2, those closed with `return 444`);
+    /// connections closed after a response are closed normally and still leave TIME_WAIT.
     ///
     /// ## Example
     /// ```nginx
     /// http {
     ///     keepalive_timeout 0;
+    ///     server {
+    ///         listen 80;
+    ///     }
     /// }
     /// ```
     ///
@@ -28,6 +39,9 @@ crate::declare_rule! {
     /// ```nginx
     /// http {
     ///     keepalive_timeout 65s;
+    ///     server {
+    ///         listen 80;
+    ///     }
     /// }
     /// ```
     pub KEEPALIVE_DISABLED {
@@ -40,12 +54,31 @@ crate::declare_rule! {
     }
 }
 
-/// Upstream blocks have their own `keepalive_*` directives, about nginx's connections to
-/// backends; those are other rules.
-const CLIENT_CONTEXTS: &[&str] = &["http", "server", "location", "if"];
+/// The directives that switch keep-alive off at zero, how their value is read, the value the
+/// fix puts instead, and what nginx then does.
+const SWITCHES: &[(&str, Option<Resolution>, &str, &str)] = &[
+    (
+        "keepalive_timeout",
+        Some(Resolution::Milliseconds),
+        "65s",
+        "answers `Connection: close` and closes every connection itself",
+    ),
+    (
+        "keepalive_requests",
+        None,
+        "1000",
+        "closes every connection itself after its first request",
+    ),
+    (
+        "keepalive_time",
+        Some(Resolution::Milliseconds),
+        "1h",
+        "closes every connection itself after its first request",
+    ),
+];
 
-fn is_zero(visit: &Visit<'_>, resolution: Option<Resolution>) -> bool {
-    let Some(arg) = visit.directive.arg(0) else {
+fn is_zero(setting: &Setting<'_>, resolution: Option<Resolution>) -> bool {
+    let Some(arg) = setting.entry.directive.arg(0) else {
         return false;
     };
     match resolution {
@@ -55,66 +88,48 @@ fn is_zero(visit: &Visit<'_>, resolution: Option<Resolution>) -> bool {
 }
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-    ctx.for_each(|visit| {
-        let d = visit.directive;
-        if !visit.parent().is_some_and(|p| CLIENT_CONTEXTS.contains(&p)) {
-            return;
+    for &(name, resolution, replacement, effect) in SWITCHES {
+        for setting in effective::settings(&ctx.model, name) {
+            if !is_zero(&setting, resolution) {
+                continue;
+            }
+            if setting.is_dead() {
+                out.push(effective::dead(&KEEPALIVE_DISABLED, &ctx.model, &setting));
+                continue;
+            }
+            out.push(report(ctx, &setting, replacement, effect));
         }
-        let (resolution, what) = if d.is("keepalive_timeout") {
-            (Some(Resolution::Milliseconds), "keepalive_timeout is 0")
-        } else if d.is("keepalive_time") {
-            (Some(Resolution::Milliseconds), "keepalive_time is 0")
-        } else if d.is("keepalive_requests") {
-            (None, "keepalive_requests is 0")
-        } else {
-            return;
-        };
-        if !is_zero(visit, resolution) {
-            return;
-        }
-        out.push(report(visit, what));
-    });
+    }
 }
 
-fn report(visit: &Visit<'_>, what: &str) -> Diagnostic {
-    let d = visit.directive;
+fn report(ctx: &Context<'_>, setting: &Setting<'_>, replacement: &str, effect: &str) -> Diagnostic {
+    let d = setting.entry.directive;
     let arg = d.arg(0).expect("is_zero checked the first argument");
-    let scope = visit.parent().unwrap_or("main");
-    let (replacement, effect) = if d.is("keepalive_requests") {
-        (
-            "1000",
-            "close each connection itself after its first request",
-        )
-    } else if d.is("keepalive_time") {
-        ("1h", "close each connection itself after its first request")
-    } else {
-        (
-            "65s",
-            "answer `Connection: close` and close each connection itself",
-        )
-    };
-    Diagnostic::new(
+    let file = setting.entry.file;
+    let scope = ctx.model.nodes[setting.node].opener.map_or("top-level".to_string(), |o| o.directive.name.text().into_owned());
+    let diag = Diagnostic::new(
         &KEEPALIVE_DISABLED,
-        Location::new(visit.file, arg.span),
-        format!("{what}: keep-alive is off in this {scope} block"),
+        Location::new(file, arg.span),
+        format!("`{} {}` switches keep-alive off in this {scope} block", d.name.text(), arg.text()),
     )
     .primary_label("keep-alive switched off here")
-    .label(
-        Location::new(visit.file, d.name.span),
-        format!("nginx will {effect}"),
-    )
+    .label(setting.entry.head(), format!("nginx {effect}"))
     .note(
-        "the side that closes a TCP connection first keeps it in TIME_WAIT for 60 s; with keep-alive off that is the server, once per request",
+        "the side that closes a TCP connection first keeps it in TIME_WAIT for 60 s; here that is the server, once per request",
     )
-    .help(format!("set `{} {replacement};` (or remove the directive to get nginx's default)", d.name.text()))
+    .help(format!(
+        "set `{} {replacement};` (or remove the directive to get nginx's default)",
+        d.name.text()
+    ))
     .fix(Fix {
         description: format!("replace `{}` with `{replacement}`", arg.text()),
         edits: vec![Edit {
-            location: Location::new(visit.file, arg.span),
+            location: Location::new(file, arg.span),
             replacement: replacement.to_string(),
         }],
         // Re-enabling keep-alive is the point of the finding, but it changes how long idle
-        // connections stay open: the user applies it knowingly.
+        // connections stay open: applied only when asked for.
         safe: false,
-    })
+    });
+    effective::label_inheritors(diag, &ctx.model, setting, "keep-alive switched off")
 }
