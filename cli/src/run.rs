@@ -40,7 +40,69 @@ fn binary_failure(path: &Path, text: &[u8]) -> Option<Failure> {
     })
 }
 
+type Loaded = Result<nginx_parser::ConfigTree, nginx_parser::include::LoadError>;
+
+/// Directories whose files are fragments included from the configuration directory above them.
+const FRAGMENT_DIRS: &[&str] = &["conf.d", "sites-enabled", "sites-available", "snippets", "vhosts.d"];
+
+/// Loads an nginx target with its includes. nginx resolves relative includes against its
+/// configuration prefix (the directory of nginx.conf); for a fragment linted on its own in
+/// `conf.d/`, `sites-enabled/`... that prefix is the directory above.
+fn load_nginx(path: &Path) -> Loaded {
+    let parent = path.parent();
+    let base = parent
+        .filter(|d| d.file_name().is_some_and(|n| FRAGMENT_DIRS.contains(&n.to_string_lossy().as_ref())))
+        .and_then(Path::parent)
+        .map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() });
+    let options = nginx_parser::IncludeOptions {
+        base_dir: base,
+        ..Default::default()
+    };
+    nginx_parser::load(path, &options)
+}
+
+/// Nginx targets that another linted configuration already includes: they are checked as part
+/// of that configuration, with its context, and not again on their own (so each finding is
+/// reported once, at its own file and line). Targets only reachable through an include cycle
+/// among themselves have no root and stay linted on their own.
+fn covered_by_roots(targets: &[Target], trees: &[Option<Loaded>]) -> HashSet<usize> {
+    let identity = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let index: HashMap<PathBuf, usize> = targets
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.kind == Kind::Nginx)
+        .map(|(i, t)| (identity(&t.path), i))
+        .collect();
+    let mut includes: Vec<Vec<usize>> = vec![Vec::new(); targets.len()];
+    let mut included = vec![false; targets.len()];
+    for (i, tree) in trees.iter().enumerate() {
+        let Some(Ok(tree)) = tree else { continue };
+        for f in tree.files.iter().skip(1) {
+            if let Some(&j) = index.get(&identity(&f.path)) {
+                if j != i {
+                    includes[i].push(j);
+                    included[j] = true;
+                }
+            }
+        }
+    }
+    let mut covered = HashSet::new();
+    for root in (0..targets.len()).filter(|&i| trees[i].is_some() && !included[i]) {
+        covered.extend(includes[root].iter().copied());
+    }
+    covered
+}
+
 fn lint_target(target: &Target, stdin: Option<&[u8]>, configs: &ConfigStore) -> Unit {
+    lint_loaded(target, stdin, None, configs)
+}
+
+fn lint_loaded(
+    target: &Target,
+    stdin: Option<&[u8]>,
+    preloaded: Option<Loaded>,
+    configs: &ConfigStore,
+) -> Unit {
     let mut unit = Unit {
         files: Vec::new(),
         diagnostics: Vec::new(),
@@ -72,7 +134,9 @@ fn lint_target(target: &Target, stdin: Option<&[u8]>, configs: &ConfigStore) -> 
                         errors: Vec::new(),
                     }
                 }
-                None => match nginx_parser::load(&target.path, &Default::default()) {
+                None => match preloaded
+                    .unwrap_or_else(|| load_nginx(&target.path))
+                {
                     Ok(tree) => tree,
                     Err(e) => {
                         unit.failures.push(Failure {
@@ -308,10 +372,28 @@ pub fn check(args: &CheckArgs) -> Outcome {
         }
     }
     let progress = crate::progress::Progress::new(targets.len(), args.format);
+    // nginx configurations are loaded first so that fragments a root includes are linted
+    // once, inside that root.
+    let trees: Vec<Option<Loaded>> = targets
+        .par_iter()
+        .map(|t| (t.kind == Kind::Nginx).then(|| load_nginx(&t.path)))
+        .collect();
+    let covered = covered_by_roots(&targets, &trees);
     let mut units: Vec<Unit> = targets
         .par_iter()
-        .map(|t| {
-            let unit = lint_target(t, None, &configs);
+        .zip(trees.into_par_iter())
+        .enumerate()
+        .map(|(i, (t, tree))| {
+            let unit = if covered.contains(&i) {
+                Unit {
+                    files: Vec::new(),
+                    diagnostics: Vec::new(),
+                    failures: Vec::new(),
+                    comments: HashMap::new(),
+                }
+            } else {
+                lint_loaded(t, None, tree, &configs)
+            };
             progress.tick();
             unit
         })

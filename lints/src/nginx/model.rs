@@ -279,4 +279,18 @@ impl<'t> Model<'t> {
     pub fn opener_location(&self, node: NodeId) -> Option<Location> {
         self.nodes[node].opener.map(|e| e.head())
     }
+
+    /// Where a node is, for messages: `in this server block`, `at the top of this file (read as
+    /// included in http)`.
+    pub fn scope_phrase(&self, node: NodeId) -> String {
+        match self.nodes[node].opener {
+            Some(o) => format!("in this {} block", o.directive.name.text()),
+            None => match self.top_level {
+                TopLevel::Main => "at the top level".to_string(),
+                TopLevel::Http => "in this file, read as included in http".to_string(),
+                TopLevel::Server => "in this file, read as included in a server".to_string(),
+                TopLevel::Location => "in this file, read as included in a location".to_string(),
+            },
+        }
+    }
 }

@@ -106,11 +106,15 @@ fn report(ctx: &Context<'_>, setting: &Setting<'_>, replacement: &str, effect: &
     let d = setting.entry.directive;
     let arg = d.arg(0).expect("is_zero checked the first argument");
     let file = setting.entry.file;
-    let scope = ctx.model.nodes[setting.node].opener.map_or("top-level".to_string(), |o| o.directive.name.text().into_owned());
     let diag = Diagnostic::new(
         &KEEPALIVE_DISABLED,
         Location::new(file, arg.span),
-        format!("`{} {}` switches keep-alive off in this {scope} block", d.name.text(), arg.text()),
+        format!(
+            "`{} {}` switches keep-alive off {}",
+            d.name.text(),
+            arg.text(),
+            ctx.model.scope_phrase(setting.node)
+        ),
     )
     .primary_label("keep-alive switched off here")
     .label(setting.entry.head(), format!("nginx {effect}"))
