@@ -290,7 +290,7 @@ fn sarif_locations_fixes_and_related_locations() {
     assert!(related["message"]["text"]
         .as_str()
         .unwrap()
-        .starts_with("nginx will"));
+        .starts_with("nginx closes every connection itself"));
     assert_eq!(
         related["physicalLocation"]["region"]["startColumn"],
         position(site, "keepalive_requests").1
@@ -391,8 +391,14 @@ fn github_commands_escape_properties_and_data() {
         weird.starts_with("::warning file=conf.d/we%2Cird%3Ana%25me.conf,line=2,col=23,endLine=2,endColumn=24,title=NGX001 keepalive-disabled::"),
         "{weird}"
     );
-    let data = weird.split_once("::keepalive").map(|(_, d)| d).unwrap();
-    assert!(data.contains("is 0: keep-alive is off"), "{data}");
+    let data = weird
+        .split_once("keepalive-disabled::")
+        .map(|(_, d)| d)
+        .unwrap();
+    assert!(
+        data.contains("`keepalive_timeout 0` switches keep-alive off"),
+        "{data}"
+    );
     assert!(
         data.contains("%0Ahelp: set `keepalive_timeout 65s;`"),
         "help after an escaped newline: {data}"

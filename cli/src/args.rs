@@ -53,6 +53,7 @@ pub enum FailOn {
 }
 
 #[derive(Args, Clone, Debug)]
+#[command(group(clap::ArgGroup::new("fixing").args(["fix", "diff"]).multiple(true)))]
 pub struct CheckArgs {
     /// Files or directories to check (default: the current directory); `-` reads standard input
     pub paths: Vec<PathBuf>,
@@ -116,4 +117,18 @@ pub struct CheckArgs {
     /// The nginx version to assume for version-dependent defaults (default 1.22)
     #[arg(long, value_name = "VERSION")]
     pub nginx_version: Option<String>,
+
+    /// Apply the safe fixes, then report what remains (with `-`, print the fixed text to
+    /// stdout instead of writing; docs/fixes.md)
+    #[arg(long)]
+    pub fix: bool,
+
+    /// With --fix or --diff, also apply unsafe fixes (they change behaviour beyond the finding)
+    #[arg(long, requires = "fixing")]
+    pub unsafe_fixes: bool,
+
+    /// Print what --fix would change as a unified diff and write nothing; exit 1 when there is
+    /// something to change, 0 when not
+    #[arg(long)]
+    pub diff: bool,
 }

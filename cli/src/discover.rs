@@ -178,6 +178,13 @@ pub fn discover(paths: &[PathBuf], options: &Options<'_>) -> Discovery {
                 continue;
             }
         };
+        if !meta.is_dir() && !meta.is_file() {
+            out.failures.push((
+                path.clone(),
+                "not a regular file (a FIFO, socket or device); not read".into(),
+            ));
+            continue;
+        }
         if !meta.is_dir() {
             if options.force_exclude && is_excluded(path, options.exclude) {
                 continue;

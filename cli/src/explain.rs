@@ -1,5 +1,7 @@
 //! `waitlint explain` and `waitlint rules`: the rule documentation, from the rules themselves.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
@@ -31,32 +33,57 @@ pub fn explain(args: &ExplainArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     };
-    println!("# {} ({})\n", rule.name, rule.code);
-    println!(
+    let mut text = String::new();
+    let _ = writeln!(text, "# {} ({})\n", rule.name, rule.code);
+    let _ = writeln!(
+        text,
         "Default severity: {}. Family: {}.{}\n",
         rule.default_severity.as_str(),
         rule.family.as_str(),
         if rule.fixable { " Has a fix." } else { "" }
     );
-    println!("{}", rule.summary);
-    println!();
-    print!("{}", rule.documentation());
+    let _ = writeln!(text, "{}\n", rule.summary);
+    text.push_str(&rule.documentation());
     if !rule.options.is_empty() {
-        println!("\n## Options (in waitlint.toml, under [rules.{}])", rule.name);
+        let _ = writeln!(
+            text,
+            "\n## Options (in waitlint.toml, under [rules.{}])",
+            rule.name
+        );
         for o in rule.options {
-            println!("- `{}` ({}, default `{}`): {}", o.name, o.kind.as_str(), o.default, o.doc);
+            let _ = writeln!(
+                text,
+                "- `{}` ({}, default `{}`): {}",
+                o.name,
+                o.kind.as_str(),
+                o.default,
+                o.doc
+            );
         }
     }
-    ExitCode::SUCCESS
+    emit(&text)
+}
+
+/// Writes to stdout; a closed pipe (`waitlint explain X | head`) is not an error.
+fn emit(text: &str) -> ExitCode {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("waitlint: error: cannot write output: {e}");
+            ExitCode::from(2)
+        }
+        _ => ExitCode::SUCCESS,
+    }
 }
 
 pub fn rules(args: &RulesArgs) -> ExitCode {
     let rules = lints::registry::all();
+    let mut text = String::new();
     match args.format {
         RulesFormat::Text => {
             for r in rules {
-                println!(
-                    "{:<7} {:<28} {:<8} {}",
+                let _ = writeln!(
+                    text,
+                    "{:<7} {:<32} {:<8} {}",
                     r.code,
                     r.name,
                     r.default_severity.as_str(),
@@ -85,11 +112,9 @@ pub fn rules(args: &RulesArgs) -> ExitCode {
                     })
                 })
                 .collect();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&list).expect("rule list serializes")
-            );
+            text = serde_json::to_string_pretty(&list).expect("rule list serializes");
+            text.push('\n');
         }
     }
-    ExitCode::SUCCESS
+    emit(&text)
 }

@@ -5,6 +5,7 @@ mod cargo_check;
 mod config;
 mod discover;
 mod explain;
+mod fix;
 mod parse_cmd;
 mod progress;
 mod render;
@@ -70,13 +71,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn color_choice(choice: ColorChoice) -> termcolor::ColorChoice {
+/// `is_terminal`: whether the stream the output goes to is a terminal.
+fn color_choice(choice: ColorChoice, is_terminal: bool) -> termcolor::ColorChoice {
     match choice {
         ColorChoice::Always => termcolor::ColorChoice::Always,
         ColorChoice::Never => termcolor::ColorChoice::Never,
         ColorChoice::Auto => {
             let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-            if !no_color && std::io::stdout().is_terminal() {
+            if !no_color && is_terminal {
                 termcolor::ColorChoice::Auto
             } else {
                 termcolor::ColorChoice::Never
@@ -86,29 +88,52 @@ fn color_choice(choice: ColorChoice) -> termcolor::ColorChoice {
 }
 
 fn check(args: &CheckArgs) -> ExitCode {
+    if args.fix || args.diff {
+        return fix::run(args);
+    }
     let outcome = run::check(args);
     if let Some(fatal) = &outcome.fatal {
         eprintln!("waitlint: error: {fatal}");
         return ExitCode::from(2);
     }
-    let report = &outcome.report;
+    ExitCode::from(print_report(&outcome.report, args, false))
+}
+
+/// Prints a report in the format asked for, to stdout (or to stderr when `to_stderr`: `--fix`
+/// on stdin prints the fixed text to stdout), and returns the exit status.
+fn print_report(report: &report::Report, args: &CheckArgs, to_stderr: bool) -> u8 {
     for w in &report.warnings {
         eprintln!("waitlint: warning: {w}");
     }
     let written = match args.format {
         Format::Human => {
-            let mut out = termcolor::StandardStream::stdout(color_choice(args.color));
+            let mut out = if to_stderr {
+                let color = color_choice(args.color, std::io::stderr().is_terminal());
+                termcolor::StandardStream::stderr(color)
+            } else {
+                let color = color_choice(args.color, std::io::stdout().is_terminal());
+                termcolor::StandardStream::stdout(color)
+            };
             render::human::render(report, &mut out, args.statistics)
         }
         Format::Json => {
-            let mut out = std::io::stdout().lock();
+            let mut out: Box<dyn Write> = if to_stderr {
+                Box::new(std::io::stderr().lock())
+            } else {
+                Box::new(std::io::stdout().lock())
+            };
             serde_json::to_writer_pretty(&mut out, &render::json::document(report))
                 .map_err(std::io::Error::from)
                 .and_then(|()| writeln!(out))
         }
         Format::Sarif | Format::Github | Format::Short | Format::RustcJson => {
             let cwd = std::env::current_dir().unwrap_or_default();
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut out: std::io::BufWriter<Box<dyn Write>> =
+                std::io::BufWriter::new(if to_stderr {
+                    Box::new(std::io::stderr().lock())
+                } else {
+                    Box::new(std::io::stdout().lock())
+                });
             match args.format {
                 Format::Sarif => {
                     let status = run::exit_status(report, args);
@@ -131,7 +156,7 @@ fn check(args: &CheckArgs) -> ExitCode {
     if let Err(e) = written {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!("waitlint: error: cannot write output: {e}");
-            return ExitCode::from(2);
+            return 2;
         }
     }
     if args.format != Format::Human {
@@ -139,5 +164,5 @@ fn check(args: &CheckArgs) -> ExitCode {
             eprintln!("waitlint: error: {}: {}", f.path, f.message);
         }
     }
-    ExitCode::from(run::exit_status(report, args))
+    run::exit_status(report, args)
 }

@@ -35,12 +35,20 @@ impl Source {
         self.lines.line_col(&self.text, offset)
     }
 
-    /// The text with every invalid UTF-8 byte replaced by `?`, so byte offsets stay valid for
-    /// renderers that need `&str`.
+    /// The text with every invalid UTF-8 byte and control character replaced by `?`, so byte
+    /// offsets stay valid for renderers that need `&str` and nothing in a file drives the terminal.
     pub fn display_text(&self) -> String {
         let mut out = String::with_capacity(self.text.len());
         for chunk in self.text.utf8_chunks() {
-            out.push_str(chunk.valid());
+            // Control characters (ESC...) would act on the terminal: show them as `?` too;
+            // each is one byte, so offsets stay valid.
+            out.extend(chunk.valid().chars().map(|c| {
+                if c.is_control() && !matches!(c, '\t' | '\n' | '\r') && c.len_utf8() == 1 {
+                    '?'
+                } else {
+                    c
+                }
+            }));
             out.extend(std::iter::repeat_n('?', chunk.invalid().len()));
         }
         out

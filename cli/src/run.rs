@@ -43,7 +43,13 @@ fn binary_failure(path: &Path, text: &[u8]) -> Option<Failure> {
 type Loaded = Result<nginx_parser::ConfigTree, nginx_parser::include::LoadError>;
 
 /// Directories whose files are fragments included from the configuration directory above them.
-const FRAGMENT_DIRS: &[&str] = &["conf.d", "sites-enabled", "sites-available", "snippets", "vhosts.d"];
+const FRAGMENT_DIRS: &[&str] = &[
+    "conf.d",
+    "sites-enabled",
+    "sites-available",
+    "snippets",
+    "vhosts.d",
+];
 
 /// Loads an nginx target with its includes. nginx resolves relative includes against its
 /// configuration prefix (the directory of nginx.conf); for a fragment linted on its own in
@@ -51,9 +57,18 @@ const FRAGMENT_DIRS: &[&str] = &["conf.d", "sites-enabled", "sites-available", "
 fn load_nginx(path: &Path) -> Loaded {
     let parent = path.parent();
     let base = parent
-        .filter(|d| d.file_name().is_some_and(|n| FRAGMENT_DIRS.contains(&n.to_string_lossy().as_ref())))
+        .filter(|d| {
+            d.file_name()
+                .is_some_and(|n| FRAGMENT_DIRS.contains(&n.to_string_lossy().as_ref()))
+        })
         .and_then(Path::parent)
-        .map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() });
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                p.to_path_buf()
+            }
+        });
     let options = nginx_parser::IncludeOptions {
         base_dir: base,
         ..Default::default()
@@ -134,9 +149,7 @@ fn lint_loaded(
                         errors: Vec::new(),
                     }
                 }
-                None => match preloaded
-                    .unwrap_or_else(|| load_nginx(&target.path))
-                {
+                None => match preloaded.unwrap_or_else(|| load_nginx(&target.path)) {
                     Ok(tree) => tree,
                     Err(e) => {
                         unit.failures.push(Failure {
@@ -183,7 +196,16 @@ fn lint_loaded(
                 unit.failures.push(failure);
                 return unit;
             }
+            if target.kind == Kind::Sysctl {
+                // Read as bytes, like sysctl: a line that cannot be read is a WL001
+                // syntax error (exit status 2), and the rest of the file is still checked.
+                let file = lints::sysctl::parse(&text);
+                unit.diagnostics = lints::sysctl::lint(&file, &config.settings);
+            }
             if target.kind == Kind::Rust {
+                if let Ok(source) = std::str::from_utf8(&text) {
+                    unit.diagnostics = lints::rust::lint(source, &config.settings);
+                }
                 if let Err(e) = std::str::from_utf8(&text) {
                     let (line, column) =
                         nginx_parser::LineIndex::new(&text).line_col(&text, e.valid_up_to() as u32);

@@ -93,3 +93,35 @@ crate::declare_rule! {
         fixable: true,
     }
 }
+
+crate::declare_rule! {
+    /// ## What it does
+    /// Reports a Rust file that `syn` cannot parse (unfinished code, an old edition's syntax,
+    /// a nightly-only feature), so that its Rust rules could not run.
+    ///
+    /// ## Why is this bad?
+    /// Nothing in the file was checked. This is information, not a verdict on the code: the
+    /// run goes on and the exit status does not change.
+    ///
+    /// ## Example
+    /// ```rust
+    /// fn main() {
+    ///     let x = ;
+    /// }
+    /// ```
+    ///
+    /// ## Use instead
+    /// ```rust
+    /// fn main() {
+    ///     let x = 1;
+    /// }
+    /// ```
+    pub RUST_PARSE_FAILURE {
+        code: "WL004",
+        name: "rust-parse-failure",
+        family: Meta,
+        severity: Info,
+        summary: "a rust file that syn cannot parse, so it was not checked",
+        fixable: false,
+    }
+}

@@ -40,8 +40,8 @@ fn every_rule_is_complete_and_unique() {
         assert!(
             rule.name
                 .bytes()
-                .all(|b| b.is_ascii_lowercase() || b == b'-')
-                && !rule.name.starts_with('-'),
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && rule.name.starts_with(|c: char| c.is_ascii_lowercase()),
             "{}: name must be kebab-case",
             rule.name
         );
@@ -143,9 +143,18 @@ fn rules_md() -> String {
             }
         }
         if !r.options.is_empty() {
-            out.push_str(&format!("\n### Options\n\nIn `waitlint.toml`, under `[rules.{}]`:\n\n", r.name));
+            out.push_str(&format!(
+                "\n### Options\n\nIn `waitlint.toml`, under `[rules.{}]`:\n\n",
+                r.name
+            ));
             for o in r.options {
-                out.push_str(&format!("- `{}` ({}, default `{}`): {}\n", o.name, o.kind.as_str(), o.default, o.doc));
+                out.push_str(&format!(
+                    "- `{}` ({}, default `{}`): {}\n",
+                    o.name,
+                    o.kind.as_str(),
+                    o.default,
+                    o.doc
+                ));
             }
         }
     }

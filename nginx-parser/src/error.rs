@@ -25,6 +25,8 @@ pub enum ParseErrorKind {
     TooDeep,
     /// The file is larger than the limit.
     TooLarge,
+    /// More errors than the parser records; the first one past the limit says so.
+    TooManyErrors,
     /// The file starts with a UTF-8 byte order mark, which nginx reads as part of the first token.
     ByteOrderMark,
 }

@@ -270,6 +270,9 @@ impl<'a> Lexer<'a> {
         // resume there. Resuming after the `{` would read the body as directives and rescan it
         // from each later `*_by_lua_block {` in it, in quadratic time.
         self.pos = src.len();
+        // Per quote (`'`, `"`): where the last short string found unclosed stopped scanning.
+        // Rescanning from each quote inside it (`"\"\"\"...`) would take quadratic time.
+        let mut unclosed_until = [0usize; 2];
         while i < src.len() {
             match src[i] {
                 b'-' if src.get(i + 1) == Some(&b'-') => {
@@ -293,6 +296,13 @@ impl<'a> Lexer<'a> {
                     // lua-nginx-module's lexer (ngx_http_lua_lex) only recognises a short
                     // string that closes on the same line; otherwise the quote is an ordinary
                     // character, so a `}` after it still counts.
+                    let slot = usize::from(q == b'"');
+                    if i < unclosed_until[slot] {
+                        // Escaped inside an unclosed string of the same quote that started
+                        // earlier: scanning from here would follow that scan to the same end.
+                        i += 1;
+                        continue;
+                    }
                     let mut j = i + 1;
                     let closed = loop {
                         let (rest, _) = take_till::<_, _, nom::error::Error<&[u8]>>(|b| {
@@ -307,6 +317,9 @@ impl<'a> Lexer<'a> {
                             _ => break None,
                         }
                     };
+                    if closed.is_none() {
+                        unclosed_until[slot] = j;
+                    }
                     i = closed.unwrap_or(i + 1);
                 }
                 b'{' => {

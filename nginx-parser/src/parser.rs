@@ -44,6 +44,9 @@ pub fn parse(src: &[u8]) -> Parse {
     parse_with(src, &ParseOptions::default())
 }
 
+/// Most syntax errors recorded for one file.
+pub const MAX_ERRORS: usize = 1000;
+
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 pub fn parse_with(src: &[u8], options: &ParseOptions) -> Parse {
@@ -134,7 +137,7 @@ impl Parser<'_, '_> {
                     }
                 }
                 Token::Error(e) => {
-                    self.errors.push(e);
+                    self.error(e);
                     self.words.clear();
                     self.skip = Some(0);
                 }
@@ -160,6 +163,20 @@ impl Parser<'_, '_> {
         }
     }
 
+    /// Records an error, up to [`MAX_ERRORS`]: a hostile file of ten million `;` must not hold
+    /// ten million error values. The first error past the cap says that the rest were dropped.
+    fn error(&mut self, e: ParseError) {
+        match self.errors.len().cmp(&MAX_ERRORS) {
+            std::cmp::Ordering::Less => self.errors.push(e),
+            std::cmp::Ordering::Equal => self.errors.push(ParseError::new(
+                ParseErrorKind::TooManyErrors,
+                e.span,
+                format!("more than {MAX_ERRORS} syntax errors; the rest are not reported"),
+            )),
+            std::cmp::Ordering::Greater => {}
+        }
+    }
+
     fn top(&mut self) -> &mut Frame {
         self.stack
             .last_mut()
@@ -176,7 +193,7 @@ impl Parser<'_, '_> {
             None => {}
         }
         if self.words.is_empty() {
-            self.errors.push(ParseError::new(
+            self.error(ParseError::new(
                 ParseErrorKind::MissingDirectiveName,
                 semi,
                 "unexpected \";\" with no directive before it",
@@ -204,7 +221,7 @@ impl Parser<'_, '_> {
             return;
         }
         if self.words.is_empty() {
-            self.errors.push(ParseError::new(
+            self.error(ParseError::new(
                 ParseErrorKind::MissingDirectiveName,
                 open,
                 "unexpected \"{\" with no directive before it",
@@ -230,7 +247,7 @@ impl Parser<'_, '_> {
                     });
                 }
                 Err(e) => {
-                    self.errors.push(e);
+                    self.error(e);
                     self.words.clear();
                 }
             }
@@ -243,7 +260,7 @@ impl Parser<'_, '_> {
                 .last()
                 .and_then(|f| f.head.as_ref())
                 .map(|(w, _)| name_of(w));
-            self.errors.push(ParseError::new(
+            self.error(ParseError::new(
                 ParseErrorKind::BlockInTable,
                 open,
                 format!(
@@ -256,7 +273,7 @@ impl Parser<'_, '_> {
             return;
         }
         if self.stack.len() > self.options.max_depth {
-            self.errors.push(ParseError::new(
+            self.error(ParseError::new(
                 ParseErrorKind::TooDeep,
                 open,
                 format!(
@@ -298,7 +315,7 @@ impl Parser<'_, '_> {
             self.unterminated();
         }
         if self.stack.len() == 1 {
-            self.errors.push(ParseError::new(
+            self.error(ParseError::new(
                 ParseErrorKind::UnbalancedCloseBrace,
                 close,
                 "unexpected \"}\" with no open block",
@@ -339,7 +356,7 @@ impl Parser<'_, '_> {
     fn unterminated(&mut self) {
         let last = self.words.last().map(|w| w.span).unwrap_or_default();
         let first = self.words.first().map(|w| w.span).unwrap_or_default();
-        self.errors.push(
+        self.error(
             ParseError::new(
                 ParseErrorKind::MissingSemicolon,
                 last,
@@ -378,7 +395,7 @@ impl Parser<'_, '_> {
                     format!("\"{}\" block opened here is never closed", name_of(words)),
                 );
             }
-            self.errors.push(error);
+            self.error(error);
         }
         while self.stack.len() > 1 {
             self.pop_block(end);

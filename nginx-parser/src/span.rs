@@ -103,7 +103,11 @@ impl LineIndex {
         let line = self.line_index(offset);
         let start = self.starts[line] as usize;
         let end = (offset.min(self.len) as usize).min(src.len());
-        let column = String::from_utf8_lossy(&src[start..end]).chars().count() + 1;
+        let column = src[start..end]
+            .utf8_chunks()
+            .map(|c| c.valid().chars().count() + c.invalid().len())
+            .sum::<usize>()
+            + 1;
         (line + 1, column)
     }
 
@@ -112,9 +116,9 @@ impl LineIndex {
         let line = self.line_index(offset);
         let start = self.starts[line] as usize;
         let end = (offset.min(self.len) as usize).min(src.len());
-        let column = String::from_utf8_lossy(&src[start..end])
-            .chars()
-            .map(char::len_utf16)
+        let column = src[start..end]
+            .utf8_chunks()
+            .map(|c| c.valid().chars().map(char::len_utf16).sum::<usize>() + c.invalid().len())
             .sum();
         (line, column)
     }
@@ -150,5 +154,10 @@ mod tests {
         let src = b"\xff\xfex";
         let idx = LineIndex::new(src);
         assert_eq!(idx.line_col(src, 2), (1, 3));
+        // A truncated sequence is two invalid bytes, so two columns (as renderers show them).
+        let src = b"\xe2\x82x";
+        let idx = LineIndex::new(src);
+        assert_eq!(idx.line_col(src, 2), (1, 3));
+        assert_eq!(idx.line_col_utf16(src, 2), (0, 2));
     }
 }

@@ -1,6 +1,5 @@
 //! The default format: codespan-reporting snippets with labels, notes and help, then a summary.
 
-
 use codespan_reporting::diagnostic::{
     Diagnostic as CsDiagnostic, Label as CsLabel, LabelStyle, Severity as CsSeverity,
 };

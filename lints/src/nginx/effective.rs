@@ -44,7 +44,10 @@ pub fn settings<'t>(model: &Model<'t>, name: &str) -> Vec<Setting<'t>> {
     let contexts = model.request_contexts();
     let mut by_node: BTreeMap<(NodeId, u32, usize), Setting<'t>> = BTreeMap::new();
     for (node, n) in model.nodes.iter().enumerate() {
-        if !matches!(n.kind, ContextKind::Http | ContextKind::Server | ContextKind::Location | ContextKind::If) {
+        if !matches!(
+            n.kind,
+            ContextKind::Http | ContextKind::Server | ContextKind::Location | ContextKind::If
+        ) {
             continue;
         }
         if let Some(entry) = model.local(node, name) {
@@ -85,11 +88,20 @@ const MAX_LABELS: usize = 5;
 
 /// Labels each server that inherits the setting from a higher level (a setting written in the
 /// server itself, or in a location, needs no such label).
-pub fn label_inheritors(mut d: Diagnostic, model: &Model<'_>, setting: &Setting<'_>, what: &str) -> Diagnostic {
+pub fn label_inheritors(
+    mut d: Diagnostic,
+    model: &Model<'_>,
+    setting: &Setting<'_>,
+    what: &str,
+) -> Diagnostic {
     if model.nodes[setting.node].kind != ContextKind::Http {
         return d;
     }
-    let mut servers: Vec<NodeId> = setting.users.iter().filter_map(|&u| model.server_of(u)).collect();
+    let mut servers: Vec<NodeId> = setting
+        .users
+        .iter()
+        .filter_map(|&u| model.server_of(u))
+        .collect();
     servers.dedup();
     let total = servers.len();
     for &s in servers.iter().take(MAX_LABELS) {
@@ -104,19 +116,36 @@ pub fn label_inheritors(mut d: Diagnostic, model: &Model<'_>, setting: &Setting<
 }
 
 /// The informational diagnostic for a value that every context below overrides.
-pub fn dead(rule: &'static crate::registry::Rule, model: &Model<'_>, setting: &Setting<'_>) -> Diagnostic {
+pub fn dead(
+    rule: &'static crate::registry::Rule,
+    model: &Model<'_>,
+    setting: &Setting<'_>,
+) -> Diagnostic {
     let d = setting.entry.directive;
     let mut diag = Diagnostic::new(
         rule,
         setting.entry.head(),
-        format!("`{}` here is overridden everywhere below and never applies", d.head_text()),
+        format!(
+            "`{}` here is overridden everywhere below and never applies",
+            d.head_text()
+        ),
     )
     .primary_label("no server or location uses this value");
     diag.severity = crate::diagnostic::Severity::Info;
-    if let Some(first) = model.nodes[setting.node].children.first() {
-        if let Some(at) = model.opener_location(*first) {
-            diag = diag.label(at, "for example, this block sets its own value");
-        }
+    // Point at a block below that really sets its own value (not merely the first child,
+    // which may be an upstream or a server that overrides nothing).
+    let name = d.name.text();
+    let overrider = (0..model.nodes.len()).find(|&n| {
+        n != setting.node
+            && matches!(
+                model.nodes[n].kind,
+                ContextKind::Server | ContextKind::Location | ContextKind::If
+            )
+            && is_below(model, n, setting.node)
+            && model.local(n, &name).is_some()
+    });
+    if let Some(at) = overrider.and_then(|n| model.opener_location(n)) {
+        diag = diag.label(at, "for example, this block sets its own value");
     }
     diag.help("remove it, or keep it only if you expect servers that do not override it")
 }

@@ -95,14 +95,35 @@ pub struct Model<'t> {
 }
 
 /// Directives that only make sense at the top of a full configuration.
-const MAIN_ONLY: &[&str] = &["http", "events", "worker_processes", "user", "pid", "stream", "mail", "worker_rlimit_nofile", "load_module"];
+const MAIN_ONLY: &[&str] = &[
+    "http",
+    "events",
+    "worker_processes",
+    "user",
+    "pid",
+    "stream",
+    "mail",
+    "worker_rlimit_nofile",
+    "load_module",
+];
 /// Blocks that live directly in `http`.
-const HTTP_BLOCKS: &[&str] = &["server", "upstream", "map", "geo", "split_clients", "log_format"];
+const HTTP_BLOCKS: &[&str] = &[
+    "server",
+    "upstream",
+    "map",
+    "geo",
+    "split_clients",
+    "log_format",
+];
 /// Directives that live directly in `server`.
 const SERVER_ONLY: &[&str] = &["location", "listen", "server_name"];
 
 fn infer_top_level(directives: &[Entry<'_>]) -> TopLevel {
-    let has = |names: &[&str]| directives.iter().any(|e| names.iter().any(|n| e.directive.is(n)));
+    let has = |names: &[&str]| {
+        directives
+            .iter()
+            .any(|e| names.iter().any(|n| e.directive.is(n)))
+    };
     if has(MAIN_ONLY) {
         TopLevel::Main
     } else if has(HTTP_BLOCKS) {
@@ -204,12 +225,21 @@ impl<'t> Model<'t> {
     /// The first directive named `name` set directly in `node` (nginx rejects most duplicates;
     /// the first is the one it reports as set).
     pub fn local(&self, node: NodeId, name: &str) -> Option<Entry<'t>> {
-        self.nodes[node].directives.iter().find(|e| e.directive.is(name)).copied()
+        self.nodes[node]
+            .directives
+            .iter()
+            .find(|e| e.directive.is(name))
+            .copied()
     }
 
     /// Every directive named `name` set directly in `node`.
     pub fn local_all(&self, node: NodeId, name: &str) -> Vec<Entry<'t>> {
-        self.nodes[node].directives.iter().filter(|e| e.directive.is(name)).copied().collect()
+        self.nodes[node]
+            .directives
+            .iter()
+            .filter(|e| e.directive.is(name))
+            .copied()
+            .collect()
     }
 
     /// The chain of contexts whose settings `node` inherits, itself first, up to and including
@@ -219,7 +249,10 @@ impl<'t> Model<'t> {
         let mut cur = node;
         while let Some(p) = self.nodes[cur].parent {
             match self.nodes[cur].kind {
-                ContextKind::Http | ContextKind::Stream | ContextKind::Mail | ContextKind::Upstream => break,
+                ContextKind::Http
+                | ContextKind::Stream
+                | ContextKind::Mail
+                | ContextKind::Upstream => break,
                 _ => {}
             }
             chain.push(p);
@@ -258,8 +291,18 @@ impl<'t> Model<'t> {
     /// judged through its locations). `if` blocks are judged with their location.
     pub fn request_contexts(&self) -> Vec<NodeId> {
         (0..self.nodes.len())
-            .filter(|&n| matches!(self.nodes[n].kind, ContextKind::Server | ContextKind::Location))
-            .filter(|&n| !self.nodes[n].children.iter().any(|&c| self.nodes[c].kind == ContextKind::Location))
+            .filter(|&n| {
+                matches!(
+                    self.nodes[n].kind,
+                    ContextKind::Server | ContextKind::Location
+                )
+            })
+            .filter(|&n| {
+                !self.nodes[n]
+                    .children
+                    .iter()
+                    .any(|&c| self.nodes[c].kind == ContextKind::Location)
+            })
             .collect()
     }
 
@@ -292,5 +335,172 @@ impl<'t> Model<'t> {
                 TopLevel::Location => "in this file, read as included in a location".to_string(),
             },
         }
+    }
+}
+
+// Upstreams and the directives that pass requests to them (used by the upstream keep-alive
+// rules).
+
+/// Where a `proxy_pass`, `grpc_pass` or `fastcgi_pass` sends requests, as nginx reads the
+/// address part of its argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PassTarget {
+    /// A name without a port (`http://backend`): the `upstream` block of that name, or, when
+    /// there is none, a host name nginx resolves at start-up.
+    Name(String),
+    /// An IP address, or a host with a port (`http://127.0.0.1:8080`, `app:9000`): nginx
+    /// connects to it directly (an implicit upstream, never kept alive).
+    Address(String),
+    /// A unix-domain socket: no TCP, so no TIME_WAIT.
+    Unix,
+    /// Variables in the scheme or the address (`http://$backend`): known only per request.
+    Variable,
+    /// Not an address these rules read (a `stream` `proxy_pass` without scheme, a typo).
+    Unknown,
+}
+
+impl PassTarget {
+    pub fn of(d: &Directive) -> PassTarget {
+        let Some(arg) = d.arg(0) else {
+            return PassTarget::Unknown;
+        };
+        let value = arg.text();
+        let strip = |schemes: &[&str]| {
+            schemes.iter().find_map(|s| {
+                let head = value.get(..s.len())?;
+                head.eq_ignore_ascii_case(s).then(|| &value[s.len()..])
+            })
+        };
+        let address = if d.is("proxy_pass") {
+            match strip(&["http://", "https://"]) {
+                Some(rest) => rest.split('/').next().unwrap_or(""),
+                None if value.contains('$') => return PassTarget::Variable,
+                None => return PassTarget::Unknown,
+            }
+        } else if d.is("grpc_pass") {
+            strip(&["grpc://", "grpcs://"]).unwrap_or(&value)
+        } else {
+            &value
+        };
+        if address.contains('$') {
+            return PassTarget::Variable;
+        }
+        if address
+            .get(..5)
+            .is_some_and(|s| s.eq_ignore_ascii_case("unix:"))
+        {
+            return PassTarget::Unix;
+        }
+        if address.is_empty() {
+            return PassTarget::Unknown;
+        }
+        let host = match address.rsplit_once(':') {
+            _ if address.starts_with('[') => return PassTarget::Address(address.to_string()),
+            Some((_, port)) if !port.is_empty() => return PassTarget::Address(address.to_string()),
+            Some((host, _)) => host,
+            None => address,
+        };
+        if host.parse::<std::net::Ipv4Addr>().is_ok() || host.eq_ignore_ascii_case("localhost") {
+            PassTarget::Address(address.to_string())
+        } else {
+            PassTarget::Name(host.to_string())
+        }
+    }
+}
+
+/// The directives that hand requests to a backend over a protocol nginx can keep alive
+/// (`uwsgi` and `scgi` have no keep-alive).
+pub const KEEPALIVE_PASSES: &[&str] = &["proxy_pass", "grpc_pass", "fastcgi_pass"];
+
+impl<'t> Model<'t> {
+    /// The http `upstream` block named `name`; nginx compares the names case-insensitively.
+    pub fn upstream_named(&self, name: &str) -> Option<NodeId> {
+        self.nodes_of(ContextKind::Upstream).find(|&n| {
+            self.nodes[n]
+                .opener
+                .and_then(|o| o.directive.arg(0))
+                .is_some_and(|a| a.text().eq_ignore_ascii_case(name))
+        })
+    }
+
+    /// Every `proxy_pass`, `grpc_pass` and `fastcgi_pass` of the http family, with the context
+    /// (location, `if`, `limit_except`) it is written in.
+    pub fn keepalive_passes(&self) -> Vec<(NodeId, Entry<'t>)> {
+        let mut out = Vec::new();
+        for (id, n) in self.nodes.iter().enumerate() {
+            if !matches!(
+                n.kind,
+                ContextKind::Location | ContextKind::If | ContextKind::LimitExcept
+            ) {
+                continue;
+            }
+            for e in &n.directives {
+                if KEEPALIVE_PASSES.iter().any(|p| e.directive.is(p)) {
+                    out.push((id, *e));
+                }
+            }
+        }
+        out
+    }
+
+    /// Like [`Model::effective_group`], with the node the group comes from.
+    pub fn effective_group_at(
+        &self,
+        node: NodeId,
+        names: &[&str],
+    ) -> Option<(NodeId, Vec<Entry<'t>>)> {
+        self.inheritance_chain(node).into_iter().find_map(|n| {
+            let found: Vec<Entry<'t>> = self.nodes[n]
+                .directives
+                .iter()
+                .filter(|e| names.iter().any(|name| e.directive.is(name)))
+                .copied()
+                .collect();
+            (!found.is_empty()).then_some((n, found))
+        })
+    }
+
+    /// The `map` block that defines the variable `var` (written with its `$`).
+    pub fn map_defining(&self, var: &str) -> Option<Entry<'t>> {
+        self.nodes
+            .iter()
+            .flat_map(|n| n.directives.iter())
+            .find(|e| e.directive.is("map") && e.directive.arg(1).is_some_and(|a| a.is(var)))
+            .copied()
+    }
+}
+
+/// An edit that adds `text` (one or more directives) after the directive `after`: on lines of
+/// their own with its indentation, or on the same line when something else follows it there
+/// (`location / { proxy_pass http://app; }`).
+pub fn insert_after(tree: &ConfigTree, after: Entry<'_>, text: &str) -> crate::diagnostic::Edit {
+    let source = &tree.files[after.file].text;
+    let end = after.directive.span.end as usize;
+    let line_start = source[..end]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let indent: String = source[line_start..]
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .map(|&b| b as char)
+        .collect();
+    let line_end = source[end..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|i| end + i);
+    let rest = &source[end..line_end.unwrap_or(source.len())];
+    let rest_is_blank =
+        rest.iter().all(|b| b.is_ascii_whitespace()) || rest.trim_ascii_start().starts_with(b"#");
+    let (at, replacement) = match line_end {
+        Some(nl) if rest_is_blank => {
+            let lines: String = text.lines().map(|l| format!("{indent}{l}\n")).collect();
+            (nl + 1, lines)
+        }
+        _ => (end, text.lines().map(|l| format!(" {l}")).collect()),
+    };
+    crate::diagnostic::Edit {
+        location: Location::new(after.file, nginx_parser::Span::empty(at)),
+        replacement,
     }
 }
