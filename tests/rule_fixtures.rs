@@ -24,7 +24,7 @@ fn expectations(text: &str) -> BTreeSet<(usize, String)> {
         let Some(pos) = line.find("expect: ") else {
             continue;
         };
-        let before = line[..pos].trim_end();
+        let before = line[..pos].trim();
         let marker_only = before == "#" || before == "//";
         let names = line[pos + "expect: ".len()..].trim();
         // Alone on its line: the annotation is about the next line.

@@ -18,6 +18,40 @@ fn severity(s: Severity) -> CsSeverity {
     }
 }
 
+/// A diagnostic in codespan-reporting's model: labels, then notes, help and the fix as notes.
+/// Shared by this renderer and rustc-json's `rendered` text.
+pub fn codespan_diagnostic(d: &lints::Diagnostic) -> CsDiagnostic<usize> {
+    let mut labels = vec![CsLabel::new(
+        LabelStyle::Primary,
+        d.primary.location.file,
+        d.primary.location.span.range(),
+    )
+    .with_message(d.primary.message.clone())];
+    labels.extend(d.secondary.iter().map(|l| {
+        CsLabel::new(
+            LabelStyle::Secondary,
+            l.location.file,
+            l.location.span.range(),
+        )
+        .with_message(l.message.clone())
+    }));
+    let mut notes: Vec<String> = d.notes.iter().map(|n| format!("note: {n}")).collect();
+    notes.extend(d.help.iter().map(|h| format!("help: {h}")));
+    if let Some(fix) = &d.fix {
+        let kind = if fix.safe {
+            "fix"
+        } else {
+            "suggested fix (unsafe)"
+        };
+        notes.push(format!("{kind}: {}", fix.description));
+    }
+    CsDiagnostic::new(severity(d.severity))
+        .with_code(format!("{}/{}", d.rule.code, d.rule.name))
+        .with_message(d.message.clone())
+        .with_labels(labels)
+        .with_notes(notes)
+}
+
 pub fn render(report: &Report, out: &mut dyn WriteColor, statistics: bool) -> std::io::Result<()> {
     let mut files = SimpleFiles::new();
     for s in &report.sources {
@@ -25,35 +59,7 @@ pub fn render(report: &Report, out: &mut dyn WriteColor, statistics: bool) -> st
     }
     let config = Config::default();
     for d in &report.diagnostics {
-        let mut labels = vec![CsLabel::new(
-            LabelStyle::Primary,
-            d.primary.location.file,
-            d.primary.location.span.range(),
-        )
-        .with_message(d.primary.message.clone())];
-        labels.extend(d.secondary.iter().map(|l| {
-            CsLabel::new(
-                LabelStyle::Secondary,
-                l.location.file,
-                l.location.span.range(),
-            )
-            .with_message(l.message.clone())
-        }));
-        let mut notes: Vec<String> = d.notes.iter().map(|n| format!("note: {n}")).collect();
-        notes.extend(d.help.iter().map(|h| format!("help: {h}")));
-        if let Some(fix) = &d.fix {
-            let kind = if fix.safe {
-                "fix"
-            } else {
-                "suggested fix (unsafe)"
-            };
-            notes.push(format!("{kind}: {}", fix.description));
-        }
-        let diagnostic = CsDiagnostic::new(severity(d.severity))
-            .with_code(format!("{}/{}", d.rule.code, d.rule.name))
-            .with_message(d.message.clone())
-            .with_labels(labels)
-            .with_notes(notes);
+        let diagnostic = codespan_diagnostic(d);
         term::emit_to_write_style(out, &config, &files, &diagnostic)
             .map_err(std::io::Error::other)?;
     }

@@ -10,12 +10,9 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use codespan_reporting::diagnostic::{
-    Diagnostic as CsDiagnostic, Label as CsLabel, LabelStyle, Severity as CsSeverity,
-};
 use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, Config};
-use lints::{Diagnostic, Location, Severity};
+use lints::{Diagnostic, Location};
 use serde_json::{json, Value};
 
 use crate::render::{level, line_text, range};
@@ -219,40 +216,7 @@ fn span(
 
 /// The human rendering of one diagnostic (rustc's `rendered`, shown by editors on demand).
 fn rendered(files: &SimpleFiles<String, String>, d: &Diagnostic) -> String {
-    let severity = match d.severity {
-        Severity::Error => CsSeverity::Error,
-        Severity::Warning => CsSeverity::Warning,
-        Severity::Info => CsSeverity::Note,
-    };
-    let mut labels = vec![CsLabel::new(
-        LabelStyle::Primary,
-        d.primary.location.file,
-        d.primary.location.span.range(),
-    )
-    .with_message(d.primary.message.clone())];
-    labels.extend(d.secondary.iter().map(|l| {
-        CsLabel::new(
-            LabelStyle::Secondary,
-            l.location.file,
-            l.location.span.range(),
-        )
-        .with_message(l.message.clone())
-    }));
-    let mut notes: Vec<String> = d.notes.iter().map(|n| format!("note: {n}")).collect();
-    notes.extend(d.help.iter().map(|h| format!("help: {h}")));
-    if let Some(fix) = &d.fix {
-        let kind = if fix.safe {
-            "fix"
-        } else {
-            "suggested fix (unsafe)"
-        };
-        notes.push(format!("{kind}: {}", fix.description));
-    }
-    let diagnostic = CsDiagnostic::new(severity)
-        .with_code(format!("{}/{}", d.rule.code, d.rule.name))
-        .with_message(d.message.clone())
-        .with_labels(labels)
-        .with_notes(notes);
+    let diagnostic = crate::render::human::codespan_diagnostic(d);
     term::emit_into_string(&Config::default(), files, &diagnostic)
         .unwrap_or_else(|_| format!("{}: {}\n", level(d.severity), d.message))
 }

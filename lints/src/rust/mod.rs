@@ -6,8 +6,11 @@
 //! parsed. Positions come from proc-macro2's `span-locations` as byte ranges.
 
 pub mod calls;
+pub mod chains;
+pub mod per_request;
 pub mod prefilter;
 pub mod rules;
+pub mod sockets;
 
 use nginx_parser::Span;
 
