@@ -16,6 +16,8 @@ crate::declare_rule! {
     /// holding one of those) on socket2, tokio or std sockets, tokio's `set_zero_linger()`,
     /// rustix's `set_socket_linger(fd, Some(Duration::ZERO))`, and a `libc::linger` value with
     /// `l_onoff` set and `l_linger: 0` (for `setsockopt(SO_LINGER)` through libc or nix).
+    /// Inside a function that itself implements a linger setter (`fn set_zero_linger`), setting
+    /// the option is that function's job: its callers are flagged instead.
     ///
     /// ## Why is this bad?
     /// With SO_LINGER on and a zero timeout, `close()` does not send FIN: the kernel discards
@@ -54,26 +56,55 @@ crate::declare_rule! {
 
 struct Finder<'a> {
     consts: HashMap<String, &'a Expr>,
+    /// Inside a function that implements a linger setter itself (`fn set_zero_linger`), where
+    /// setting the option is the function's documented job, not a choice of the caller.
+    in_linger_setter: usize,
     out: Vec<(proc_macro2::Span, &'static str)>,
 }
 
+fn is_linger_setter(name: &syn::Ident) -> bool {
+    let name = name.to_string();
+    name.starts_with("set_") && name.contains("linger")
+}
+
+impl<'a> Finder<'a> {
+    fn push(&mut self, span: proc_macro2::Span, what: &'static str) {
+        if self.in_linger_setter == 0 {
+            self.out.push((span, what));
+        }
+    }
+}
+
 impl<'a> Visit<'a> for Finder<'a> {
+    fn visit_item_fn(&mut self, f: &'a syn::ItemFn) {
+        let setter = usize::from(is_linger_setter(&f.sig.ident));
+        self.in_linger_setter += setter;
+        syn::visit::visit_item_fn(self, f);
+        self.in_linger_setter -= setter;
+    }
+
+    fn visit_impl_item_fn(&mut self, f: &'a syn::ImplItemFn) {
+        let setter = usize::from(is_linger_setter(&f.sig.ident));
+        self.in_linger_setter += setter;
+        syn::visit::visit_impl_item_fn(self, f);
+        self.in_linger_setter -= setter;
+    }
     fn visit_expr_method_call(&mut self, call: &'a ExprMethodCall) {
         let method = call.method.to_string();
         if method == "set_linger" && call.args.len() == 1 {
             if let Some(inner) = unwrap_some(&call.args[0]) {
                 if is_zero_duration(inner, &self.consts) {
-                    self.out.push((
+                    self.push(
                         call.method
                             .span()
                             .join(call.paren_token.span.join())
                             .unwrap_or(call.method.span()),
                         "set_linger(Some(0))",
-                    ));
+                    );
                 }
             }
         } else if method == "set_zero_linger" && call.args.is_empty() {
-            self.out.push((call.method.span(), "set_zero_linger()"));
+            self.push(call.method.span(), "set_zero_linger()");
         }
         syn::visit::visit_expr_method_call(self, call);
     }
@@ -82,10 +113,10 @@ impl<'a> Visit<'a> for Finder<'a> {
         if path_ends_with(&call.func, &["set_socket_linger"]) && call.args.len() == 2 {
             if let Some(inner) = unwrap_some(&call.args[1]) {
                 if is_zero_duration(inner, &self.consts) {
-                    self.out.push((
+                    self.push(
                         syn::spanned::Spanned::span(call),
                         "set_socket_linger(.., Some(0))",
-                    ));
+                    );
                 }
             }
         }
@@ -106,10 +137,10 @@ impl<'a> Visit<'a> for Finder<'a> {
             };
             if let (Some(on), Some(time)) = (field("l_onoff"), field("l_linger")) {
                 if !is_zero_int(on) && is_zero_int(time) {
-                    self.out.push((
+                    self.push(
                         syn::spanned::Spanned::span(s),
                         "linger { l_onoff: 1, l_linger: 0 }",
-                    ));
+                    );
                 }
             }
         }
@@ -120,6 +151,7 @@ impl<'a> Visit<'a> for Finder<'a> {
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let mut finder = Finder {
         consts: file_constants(ctx.file),
+        in_linger_setter: 0,
         out: Vec::new(),
     };
     finder.visit_file(ctx.file);
