@@ -111,31 +111,30 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// A configured integer option, or the rule's documented default.
-    pub fn integer(&self, rule: &str, option: &str, default: i64) -> i64 {
-        match self
-            .options
-            .iter()
-            .find(|((r, o), _)| *r == rule && o == option)
-        {
-            Some((_, OptionValue::Integer(v))) => *v,
-            _ => default,
-        }
-    }
-
     /// A configured option, if set.
     pub fn option(&self, rule: &str, option: &str) -> Option<&OptionValue> {
+        // The map is keyed by `&'static str` rule names; it holds a handful of entries.
         self.options
             .iter()
             .find(|((r, o), _)| *r == rule && o == option)
             .map(|(_, v)| v)
     }
 
-    /// A configured time option in milliseconds, or the default.
-    pub fn time_ms(&self, rule: &str, option: &str, default_ms: i64) -> i64 {
-        match self.option(rule, option) {
-            Some(OptionValue::Time(v)) => *v,
-            _ => default_ms,
+    /// An integer or time option of a rule (times in milliseconds): as configured, or else the
+    /// default the rule declares, so a default is written once, in the declaration.
+    ///
+    /// Panics when the rule declares no such integer or time option: that is a bug in the rule.
+    pub fn number(&self, rule: &Rule, option: &str) -> i64 {
+        let declared = rule
+            .option(option)
+            .map(default_value)
+            .unwrap_or_else(|| panic!("{} declares no option `{option}`", rule.name));
+        match self.option(rule.name, option).unwrap_or(&declared) {
+            OptionValue::Integer(v) | OptionValue::Time(v) => *v,
+            other => panic!(
+                "option `{option}` of {} is not a number: {other:?}",
+                rule.name
+            ),
         }
     }
 
@@ -145,18 +144,6 @@ impl Settings {
         match self.severities.get(rule.name) {
             Some(configured) => *configured,
             None => Some(rule.default_severity),
-        }
-    }
-
-    /// A configured string option, or the default.
-    pub fn string<'a>(&'a self, rule: &str, option: &str, default: &'a str) -> &'a str {
-        match self
-            .options
-            .iter()
-            .find(|((r, o), _)| *r == rule && o == option)
-        {
-            Some((_, OptionValue::String(v))) => v,
-            _ => default,
         }
     }
 }
@@ -221,9 +208,14 @@ mod tests {
         assert_eq!(s.severity(rule), Some(Severity::Error));
         s.severities.insert(rule.name, None);
         assert_eq!(s.severity(rule), None);
+        let short = &crate::nginx::rules::keepalive_timeout_short::KEEPALIVE_TIMEOUT_SHORT;
+        assert_eq!(
+            s.number(short, "threshold"),
+            10_000,
+            "the declared default, 10s"
+        );
         s.options
-            .insert((rule.name, "threshold".into()), OptionValue::Time(5000));
-        assert_eq!(s.time_ms(rule.name, "threshold", 1), 5000);
-        assert_eq!(s.time_ms(rule.name, "other", 1), 1);
+            .insert((short.name, "threshold".into()), OptionValue::Time(5000));
+        assert_eq!(s.number(short, "threshold"), 5000);
     }
 }

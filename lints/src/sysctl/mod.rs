@@ -8,7 +8,6 @@ pub mod rules;
 pub use parse::{parse, Assignment, Number, SyntaxErrorKind, SysctlFile};
 
 use crate::diagnostic::{Diagnostic, Edit, Location};
-use crate::registry::Rule;
 use crate::settings::Settings;
 
 /// The keys the rules read, in the dotted form [`parse::normalize_key`] produces.
@@ -32,15 +31,6 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// An integer option of a rule: configured, or the default the rule declares.
-    pub fn integer_option(&self, rule: &Rule, option: &str) -> i64 {
-        let default = rule
-            .option(option)
-            .and_then(|o| o.default.parse().ok())
-            .unwrap_or_else(|| panic!("{} declares no integer option `{option}`", rule.name));
-        self.settings.integer(rule.name, option, default)
-    }
-
     /// The integer value in effect for a key, with the assignment that sets it, when the
     /// kernel would read one.
     pub fn effective_integer(&self, key: &str) -> Option<(&Assignment, Number)> {

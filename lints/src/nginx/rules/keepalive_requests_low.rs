@@ -69,9 +69,7 @@ const OLD_DEFAULT: i64 = 100;
 const RATE: f64 = 10_000.0;
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-    let min = ctx
-        .settings
-        .integer(KEEPALIVE_REQUESTS_LOW.name, "min", 1000);
+    let min = ctx.settings.number(&KEEPALIVE_REQUESTS_LOW, "min");
     let replacement = min.max(1000);
     for setting in effective::settings(&ctx.model, "keepalive_requests") {
         let Some(n) = ka::keepalive_requests(setting.entry.directive) else {

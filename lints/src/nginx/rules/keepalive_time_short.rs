@@ -73,9 +73,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         }
         return;
     }
-    let threshold = ctx
-        .settings
-        .time_ms(KEEPALIVE_TIME_SHORT.name, "threshold", 600_000);
+    let threshold = ctx.settings.number(&KEEPALIVE_TIME_SHORT, "threshold");
     for setting in effective::settings(&ctx.model, "keepalive_time") {
         let Some(ms) = ka::keepalive_time_ms(setting.entry.directive) else {
             continue;

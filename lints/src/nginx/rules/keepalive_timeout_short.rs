@@ -69,9 +69,7 @@ crate::declare_rule! {
 const SUGGESTED_MS: i64 = 65_000;
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-    let threshold = ctx
-        .settings
-        .time_ms(KEEPALIVE_TIMEOUT_SHORT.name, "threshold", 10_000);
+    let threshold = ctx.settings.number(&KEEPALIVE_TIMEOUT_SHORT, "threshold");
     for setting in effective::settings(&ctx.model, "keepalive_timeout") {
         let Some(ms) = ka::keepalive_timeout_ms(setting.entry.directive) else {
             continue;

@@ -3,7 +3,7 @@ use crate::diagnostic::{Diagnostic, Edit, Fix};
 use crate::nginx::model::{ContextKind, Entry};
 use crate::nginx::time::{format_ms, parse_time, Resolution};
 use crate::nginx::Context;
-use crate::settings::{default_value, NginxVersion, OptionValue};
+use crate::settings::NginxVersion;
 
 crate::declare_rule! {
     /// ## What it does
@@ -89,15 +89,6 @@ fn thousands(n: i64) -> String {
 
 const RULE: &crate::registry::Rule = &UPSTREAM_KEEPALIVE_LIMITS_LOW;
 
-/// A configured option, or its declared default.
-fn option(ctx: &Context<'_>, name: &str) -> i64 {
-    let declared = RULE.option(name).map(default_value);
-    match ctx.settings.option(RULE.name, name).or(declared.as_ref()) {
-        Some(OptionValue::Integer(v) | OptionValue::Time(v)) => *v,
-        _ => 0,
-    }
-}
-
 /// The upstream limits: name, version that added it, whether it is a time.
 const LIMITS: &[(&str, NginxVersion, bool)] = &[
     ("keepalive_requests", NginxVersion(1, 15, 3), false),
@@ -180,7 +171,7 @@ fn judge(
         .map_or(String::new(), |a| a.text().into_owned());
     let (message, effect, replacement, help) = match directive {
         "keepalive_requests" => {
-            let min = option(ctx, "min");
+            let min = ctx.settings.number(RULE, "min");
             if value >= min {
                 return None;
             }
@@ -207,7 +198,7 @@ fn judge(
             )
         }
         "keepalive_timeout" => {
-            let threshold = option(ctx, "threshold");
+            let threshold = ctx.settings.number(RULE, "threshold");
             if value >= threshold {
                 return None;
             }
@@ -231,7 +222,7 @@ fn judge(
             )
         }
         _ => {
-            let threshold = option(ctx, "time_threshold");
+            let threshold = ctx.settings.number(RULE, "time_threshold");
             if value >= threshold {
                 return None;
             }

@@ -173,7 +173,7 @@ fn write_two(d: Diagnostic) -> Diagnostic {
 
 fn narrow(ctx: &Context<'_>, low: Number, high: Number, out: &mut Vec<Diagnostic>) {
     let ports = high.value - low.value + 1;
-    let min = ctx.integer_option(&LOCAL_PORT_RANGE_NARROW, "min_ports");
+    let min = ctx.settings.number(&LOCAL_PORT_RANGE_NARROW, "min_ports");
     if ports >= min {
         return;
     }

@@ -55,7 +55,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let Some((a, n)) = ctx.effective_integer(keys::TCP_MAX_TW_BUCKETS) else {
         return;
     };
-    let min = ctx.integer_option(&MAX_TW_BUCKETS_LOW, "min");
+    let min = ctx.settings.number(&MAX_TW_BUCKETS_LOW, "min");
     if n.value >= min {
         return;
     }
