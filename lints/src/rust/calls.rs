@@ -126,12 +126,6 @@ pub fn unwrap_some(expr: &Expr) -> Option<&Expr> {
     }
 }
 
-/// Whether the file mentions a crate (in a `use`, or as a path root such as `hyper::...`).
-pub fn mentions_crate(source: &str, krate: &str) -> bool {
-    let needle = format!("{krate}::");
-    source.contains(&needle)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

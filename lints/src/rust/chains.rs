@@ -4,6 +4,8 @@
 
 use syn::{Expr, ExprMethodCall};
 
+use super::calls::path_segments;
+
 /// Through what does not change which value an expression is: parentheses, `&`, `?`, `.await`,
 /// and `.unwrap()` / `.expect(..)`.
 pub fn strip(mut expr: &Expr) -> &Expr {
@@ -37,20 +39,15 @@ pub fn chain(expr: &Expr) -> (&Expr, Vec<&ExprMethodCall>) {
 /// The segments of the path a chain starts from, when it starts with a call of a path
 /// (`Response::builder()` gives `["Response", "builder"]`) or with a path (`res`).
 pub fn root_path(root: &Expr) -> Option<Vec<String>> {
-    let path = match root {
-        Expr::Call(c) => match strip(&c.func) {
-            Expr::Path(p) => &p.path,
-            _ => return None,
-        },
-        Expr::Path(p) => &p.path,
-        _ => return None,
-    };
-    Some(path.segments.iter().map(|s| s.ident.to_string()).collect())
+    match root {
+        Expr::Call(c) => path_segments(strip(&c.func)),
+        _ => path_segments(root),
+    }
 }
 
 /// Whether the file mentions `krate::` as a path root (in a `use` or an expression): not as the
 /// tail of a longer name (`my_hyper::`) nor as a module of another crate (`actix_web::http::`),
-/// which a plain substring test (`calls::mentions_crate`) would take for the crate.
+/// which a plain substring test would take for the crate.
 pub fn mentions_crate(source: &str, krate: &str) -> bool {
     let needle = format!("{krate}::");
     source.match_indices(&needle).any(|(at, _)| {
