@@ -195,6 +195,18 @@ fn an_unreadable_file_found_by_walking() {
 }
 
 #[test]
+fn an_unreadable_conf_that_only_its_content_could_classify() {
+    // Outside nginx-shaped directories a walked .conf is nginx only if its content says so; one
+    // that cannot be read is reported, not skipped as "not nginx".
+    let t = Tree::new();
+    let how = make_unreadable(&t, "etc/app.conf");
+    let o = t.run(&["."]);
+    o.assert_unreadable("etc/app.conf", "");
+    o.assert_rest_reported();
+    assert_eq!(o.doc["summary"]["files_checked"], 1, "{how}");
+}
+
+#[test]
 fn a_dangling_symlink() {
     let t = Tree::new();
     std::os::unix::fs::symlink("missing.conf", t.path().join("conf.d/dangling.conf")).unwrap();

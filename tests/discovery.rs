@@ -175,6 +175,74 @@ fn ignore_files_in_parent_directories_apply_up_to_the_repository_root() {
     assert_eq!(l.checked, 3);
 }
 
+/// A temporary directory that is not inside any git repository, for the ignore-file rules
+/// outside repositories. Fails (rather than testing nothing) when the system's temporary
+/// directory itself sits in a repository.
+fn outside_any_repository(files: &[(&str, &str)]) -> Tree {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let root = dir.path().canonicalize().unwrap();
+    let repository = root.ancestors().find(|d| d.join(".git").exists());
+    assert!(
+        repository.is_none(),
+        "the temporary directory is inside the repository {repository:?}; set TMPDIR elsewhere"
+    );
+    let t = Tree { dir };
+    for (rel, text) in files {
+        t.write(rel, text);
+    }
+    t
+}
+
+#[test]
+fn outside_a_repository_gitignore_files_do_not_apply_and_ignore_files_do() {
+    // As ripgrep and ruff (the ignore crate's require_git): .gitignore needs a repository,
+    // .ignore does not.
+    let t = outside_any_repository(&[
+        ("work/.gitignore", "git-ignored.conf\n"),
+        ("work/.ignore", "ignored.conf\n"),
+        ("work/conf.d/kept.conf", NGINX),
+        ("work/conf.d/git-ignored.conf", NGINX),
+        ("work/conf.d/ignored.conf", NGINX),
+    ]);
+    let l = t.run_in("work", &["conf.d"]);
+    assert_eq!(
+        l.flagged,
+        set(&["conf.d/git-ignored.conf", "conf.d/kept.conf"])
+    );
+    // Once the directory is a repository, its .gitignore applies.
+    std::fs::create_dir(t.path().join("work/.git")).unwrap();
+    let l = t.run_in("work", &["conf.d"]);
+    assert_eq!(l.flagged, set(&["conf.d/kept.conf"]));
+}
+
+#[test]
+fn ignore_files_above_the_repository_root_apply_but_gitignore_files_do_not() {
+    let t = Tree::new(&[
+        (".gitignore", "git-ignored.conf\n"),
+        (".ignore", "ignored.conf\n"),
+        ("repo/conf.d/kept.conf", NGINX),
+        ("repo/conf.d/git-ignored.conf", NGINX),
+        ("repo/conf.d/ignored.conf", NGINX),
+    ]);
+    std::fs::create_dir(t.path().join("repo/.git")).unwrap();
+    let l = t.run_in("repo", &["conf.d"]);
+    assert_eq!(
+        l.flagged,
+        set(&["conf.d/git-ignored.conf", "conf.d/kept.conf"])
+    );
+}
+
+#[test]
+fn an_ignore_file_wins_over_a_deeper_gitignore() {
+    let t = Tree::new(&[
+        (".ignore", "!keep.conf\n"),
+        ("conf.d/.gitignore", "*.conf\n"),
+        ("conf.d/keep.conf", NGINX),
+        ("conf.d/other.conf", NGINX),
+    ]);
+    assert_eq!(t.run(&["."]).flagged, set(&["conf.d/keep.conf"]));
+}
+
 #[test]
 fn a_negated_pattern_re_includes_a_file() {
     let t = Tree::new(&[
@@ -390,6 +458,26 @@ fn a_conf_that_is_not_nginx_is_skipped_when_walking() {
     let l = t.run(&["."]);
     assert_eq!(l.checked, 0, "{}", l.doc);
     assert_eq!(l.status, 0);
+}
+
+#[test]
+fn a_conf_recognised_by_content_is_linted_with_its_includes() {
+    // Read and parsed once: the load that recognises it as nginx is the one that is linted, with
+    // the files it includes.
+    let t = Tree::new(&[
+        (
+            "deploy/app.conf",
+            "http {\n    include extra/*.conf;\n    keepalive_timeout 0;\n}\n",
+        ),
+        ("deploy/extra/more.conf", "server {\n    listen 80;\n}\n"),
+        ("deploy/other.conf", "[section]\nkey = value\n"),
+    ]);
+    let l = t.run(&["."]);
+    assert_eq!(l.flagged, set(&["deploy/app.conf"]));
+    // app.conf and extra/more.conf (sniffed on its own too: a top-level server block, but
+    // linted once, inside app.conf); not other.conf.
+    assert_eq!(l.checked, 2, "{}", l.doc);
+    assert_eq!(l.status, 1);
 }
 
 #[test]

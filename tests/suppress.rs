@@ -273,3 +273,109 @@ pub(crate) fn handler() {
         message(1)
     );
 }
+
+/// A Rust file whose `zero-linger` (RS007) findings the suppressions below are about.
+const LINGER_PRELUDE: &str = "use std::time::Duration;\nuse socket2::Socket;\n";
+
+fn rust_lint(body: &str) -> Run {
+    lint("src/lib.rs", &format!("{LINGER_PRELUDE}{body}"), &[])
+}
+
+/// The 1-based line of the first line of `body` containing `needle`, in the linted file.
+fn line_of(body: &str, needle: &str) -> u64 {
+    let prelude = LINGER_PRELUDE.lines().count();
+    let index = body.lines().position(|l| l.contains(needle)).unwrap();
+    (prelude + index + 1) as u64
+}
+
+#[test]
+fn rust_allow_covers_an_item_with_doc_comments_and_attributes() {
+    let body = r#"// waitlint: allow(zero-linger)
+/// Resets on purpose: the peer is known to be gone.
+#[inline]
+#[cfg(all(
+    unix,
+    not(target_os = "wasi")
+))]
+pub fn reset(s: &Socket) {
+    let why = "} a brace in a string";
+    s.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(why);
+}
+
+pub fn other(s: &Socket) {
+    s.set_linger(Some(Duration::ZERO)).unwrap(); // still reported
+}
+"#;
+    let r = rust_lint(body);
+    assert_eq!(found(&r), [at(line_of(body, "still reported"), "RS007")]);
+}
+
+#[test]
+fn rust_allow_before_a_nested_function_covers_only_that_function() {
+    let body = r#"pub fn outer(s: &Socket) {
+    // waitlint: allow(RS007)
+    fn inner(s: &Socket) {
+        s.set_linger(Some(Duration::ZERO)).unwrap(); // inner
+    }
+    inner(s);
+    s.set_linger(Some(Duration::ZERO)).unwrap(); // outer
+}
+"#;
+    let r = rust_lint(body);
+    assert_eq!(found(&r), [at(line_of(body, "// outer"), "RS007")]);
+
+    // Before the outer function, it covers the nested one too.
+    let body = format!("// waitlint: allow(RS007)\n{body}");
+    assert!(found(&rust_lint(&body)).is_empty());
+}
+
+#[test]
+fn rust_allow_covers_a_function_with_a_multi_line_signature() {
+    let body = r#"// waitlint: allow(zero-linger)
+pub fn configure(
+    s: &Socket,
+    hard: bool,
+) -> std::io::Result<()>
+where
+    Socket: Send,
+{
+    if hard {
+        s.set_linger(Some(Duration::ZERO))?;
+    }
+    Ok(())
+}
+"#;
+    let r = rust_lint(body);
+    assert!(found(&r).is_empty(), "{:?}", r.diagnostics);
+}
+
+#[test]
+fn rust_allow_before_a_statement_covers_the_whole_statement() {
+    let body = r#"pub fn both(s: &Socket, t: &Socket) {
+    // waitlint: allow(zero-linger)
+    s
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    t.set_linger(Some(Duration::ZERO)).unwrap(); // not covered
+}
+"#;
+    let r = rust_lint(body);
+    assert_eq!(found(&r), [at(line_of(body, "not covered"), "RS007")]);
+    // The finding is on the statement's second line: the next line alone would not cover it.
+    let uncovered = rust_lint(&body.replace("// waitlint: allow(zero-linger)", "// x"));
+    assert_eq!(
+        found(&uncovered)[0],
+        at(line_of(body, ".set_linger"), "RS007")
+    );
+    // An unused one says which lines it covers: the statement's, from the syntax tree.
+    let body = "pub fn f(s: &Socket) {\n    // waitlint: allow(socket-leaked)\n    let n = [\n        1,\n    ];\n    s.set_linger(None).unwrap();\n    drop(n);\n}\n";
+    let r = rust_lint(body);
+    assert_eq!(found(&r), [at(line_of(body, "allow"), "WL003")]);
+    let message = r.diagnostics[0]["message"].as_str().unwrap();
+    let (first, last) = (line_of(body, "let n"), line_of(body, "];"));
+    assert!(
+        message.contains(&format!("in the item on lines {first}-{last}")),
+        "{message}"
+    );
+}

@@ -1,13 +1,26 @@
 //! Which files to lint, and what kind each is.
 //!
 //! Walks directories with `walkdir` (symlinks followed, loops detected and skipped), skipping
-//! hidden directories, `target/`, `--exclude` globs and what `.gitignore`/`.ignore` files
-//! exclude (from the walked directory up to the repository root). Files named on the command
-//! line are always linted unless `--force-exclude`.
+//! hidden directories, `target/`, `--exclude` globs and what ignore files exclude. Files named on
+//! the command line are always linted unless `--force-exclude`.
+//!
+//! Ignore files are read as the `ignore` crate's `WalkBuilder` reads them with its defaults
+//! (`parents(true)`, `require_git(true)`), which is what ripgrep and ruff do:
+//! - `.gitignore` applies only inside a git repository (a directory with `.git` at or above the
+//!   file), from the file's directory up to the repository root; never above it, and not at all
+//!   outside a repository.
+//! - `.ignore` (ripgrep's own file) applies with or without git, from every parent directory.
+//! - A `.ignore` match wins over a `.gitignore` one; within one kind the deepest file with an
+//!   opinion wins, as in git. Global git excludes and `.git/info/exclude` are not read.
+//!
+//! A `.conf` file that neither its name nor its directory classifies becomes a [`Target`] with
+//! `sniff` set: `run` loads it once as nginx and keeps it only if [`looks_like_nginx`] says so,
+//! so it is read and parsed once, in parallel with the other loads, and a read error is reported.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use globset::GlobSet;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
@@ -27,6 +40,8 @@ const NGINX_BLOCKS: &[&str] = &[
 pub struct Target {
     pub path: PathBuf,
     pub kind: Kind,
+    /// A walked `.conf` that only its content can classify: nginx if [`looks_like_nginx`].
+    pub sniff: bool,
 }
 
 #[derive(Default, Debug)]
@@ -78,17 +93,13 @@ pub fn kind_from_path(path: &Path) -> Option<Kind> {
     }
 }
 
-/// Whether a `.conf` file found while walking is nginx configuration: it parses without error
-/// and has a top-level `http`, `server`, `location`, `upstream`... block.
-fn sniff_nginx(path: &Path) -> bool {
-    const MAX_SNIFF: u64 = 4 * 1024 * 1024;
-    if std::fs::metadata(path).map_or(true, |m| m.len() > MAX_SNIFF) {
-        return false;
-    }
-    let Ok(text) = std::fs::read(path) else {
-        return false;
-    };
-    let parse = nginx_parser::parse(&text);
+/// A walked `.conf` larger than this is not configuration anyone writes by hand: not read.
+const MAX_SNIFF: u64 = 4 * 1024 * 1024;
+
+/// Whether a `.conf` file found while walking (a [`Target`] with `sniff`) is nginx
+/// configuration: it parses without error and has a top-level `http`, `server`, `location`,
+/// `upstream`... block.
+pub fn looks_like_nginx(parse: &nginx_parser::Parse) -> bool {
     parse.errors.is_empty()
         && parse
             .config
@@ -115,49 +126,78 @@ pub fn is_excluded(path: &Path, exclude: &GlobSet) -> bool {
             .is_some_and(|n| exclude.is_match(Path::new(n)))
 }
 
-/// .gitignore/.ignore matchers per directory, built on first use.
+/// The ignore files of one directory, each kind apart: a `.ignore` match wins over a
+/// `.gitignore` one, and only `.gitignore` needs a repository.
+#[derive(Default)]
+struct DirIgnores {
+    ignore: Option<Gitignore>,
+    gitignore: Option<Gitignore>,
+}
+
+/// Ignore matchers and repository roots per directory, found on first use.
+#[derive(Default)]
 struct IgnoreFiles {
-    cache: RefCell<HashMap<PathBuf, Option<Gitignore>>>,
+    matchers: RefCell<HashMap<PathBuf, Rc<DirIgnores>>>,
+    repository_roots: RefCell<HashMap<PathBuf, bool>>,
+}
+
+fn build_matcher(dir: &Path, name: &str) -> Option<Gitignore> {
+    let file = dir.join(name);
+    if !file.is_file() {
+        return None;
+    }
+    let mut builder = GitignoreBuilder::new(dir);
+    // An unreadable or partly invalid ignore file is used for what it holds, as git does.
+    builder.add(&file);
+    builder.build().ok().filter(|m| !m.is_empty())
 }
 
 impl IgnoreFiles {
-    fn matcher(&self, dir: &Path) -> Option<Gitignore> {
-        if let Some(m) = self.cache.borrow().get(dir) {
+    fn matchers(&self, dir: &Path) -> Rc<DirIgnores> {
+        if let Some(m) = self.matchers.borrow().get(dir) {
             return m.clone();
         }
-        let mut builder = GitignoreBuilder::new(dir);
-        let mut any = false;
-        for name in [".gitignore", ".ignore"] {
-            let file = dir.join(name);
-            if file.is_file() {
-                any |= builder.add(&file).is_none();
-            }
-        }
-        let matcher = if any { builder.build().ok() } else { None };
-        self.cache
+        let matchers = Rc::new(DirIgnores {
+            ignore: build_matcher(dir, ".ignore"),
+            gitignore: build_matcher(dir, ".gitignore"),
+        });
+        self.matchers
             .borrow_mut()
-            .insert(dir.to_path_buf(), matcher.clone());
-        matcher
+            .insert(dir.to_path_buf(), matchers.clone());
+        matchers
     }
 
-    /// Whether the ignore files of `abs`'s ancestors (up to the repository root) exclude it.
-    /// The deepest file that has an opinion wins, as in git.
-    fn is_ignored(&self, abs: &Path, is_dir: bool) -> bool {
-        let mut dir = abs.parent();
-        while let Some(d) = dir {
-            if let Some(m) = self.matcher(d) {
-                match m.matched(abs, is_dir) {
-                    Match::Ignore(_) => return true,
-                    Match::Whitelist(_) => return false,
-                    Match::None => {}
-                }
-            }
-            if d.join(".git").exists() {
-                break;
-            }
-            dir = d.parent();
+    fn is_repository_root(&self, dir: &Path) -> bool {
+        if let Some(&root) = self.repository_roots.borrow().get(dir) {
+            return root;
         }
-        false
+        let root = dir.join(".git").exists();
+        self.repository_roots
+            .borrow_mut()
+            .insert(dir.to_path_buf(), root);
+        root
+    }
+
+    /// Whether the ignore files of `abs`'s ancestors exclude it (see the module comment).
+    fn is_ignored(&self, abs: &Path, is_dir: bool) -> bool {
+        let ancestors: Vec<&Path> = abs.ancestors().skip(1).collect();
+        let decision = |pick: fn(&DirIgnores) -> Option<&Gitignore>, dirs: &[&Path]| {
+            dirs.iter().find_map(|dir| {
+                let matchers = self.matchers(dir);
+                match pick(&matchers)?.matched(abs, is_dir) {
+                    Match::Ignore(_) => Some(true),
+                    Match::Whitelist(_) => Some(false),
+                    Match::None => None,
+                }
+            })
+        };
+        if let Some(ignored) = decision(|m| m.ignore.as_ref(), &ancestors) {
+            return ignored;
+        }
+        match ancestors.iter().position(|d| self.is_repository_root(d)) {
+            Some(root) => decision(|m| m.gitignore.as_ref(), &ancestors[..=root]).unwrap_or(false),
+            None => false,
+        }
     }
 }
 
@@ -167,9 +207,7 @@ fn is_hidden(name: &str) -> bool {
 
 pub fn discover(paths: &[PathBuf], options: &Options<'_>) -> Discovery {
     let mut out = Discovery::default();
-    let ignores = IgnoreFiles {
-        cache: RefCell::new(HashMap::new()),
-    };
+    let ignores = IgnoreFiles::default();
     for path in paths {
         let meta = match std::fs::metadata(path) {
             Ok(m) => m,
@@ -196,7 +234,11 @@ pub fn discover(paths: &[PathBuf], options: &Options<'_>) -> Discovery {
                 .or_else(|| kind_from_path(path))
                 .or_else(|| is_conf(path).then_some(Kind::Nginx));
             match kind {
-                Some(kind) => out.targets.push(Target { path: path.clone(), kind }),
+                Some(kind) => out.targets.push(Target {
+                    path: path.clone(),
+                    kind,
+                    sniff: false,
+                }),
                 None => out.failures.push((
                     path.clone(),
                     "cannot tell what kind of file this is; name it *.conf, *.nginx or *.rs, or pass --kind nginx|sysctl|rust".into(),
@@ -206,8 +248,11 @@ pub fn discover(paths: &[PathBuf], options: &Options<'_>) -> Discovery {
         }
         walk(path, options, &ignores, &mut out);
     }
-    out.targets.sort_by(|a, b| a.path.cmp(&b.path));
-    out.targets.dedup();
+    // A file both named and walked is linted once, as named (not sniffed).
+    out.targets
+        .sort_by(|a, b| (&a.path, a.sniff).cmp(&(&b.path, b.sniff)));
+    out.targets
+        .dedup_by(|later, first| later.path == first.path && later.kind == first.kind);
     out
 }
 
@@ -263,12 +308,19 @@ fn walk(root: &Path, options: &Options<'_>, ignores: &IgnoreFiles, out: &mut Dis
             continue;
         }
         let path = entry.path();
-        let kind = kind_from_path(path)
-            .or_else(|| (is_conf(path) && sniff_nginx(path)).then_some(Kind::Nginx));
-        if let Some(kind) = kind {
+        if let Some(kind) = kind_from_path(path) {
             out.targets.push(Target {
                 path: path.to_path_buf(),
                 kind,
+                sniff: false,
+            });
+        } else if is_conf(path) && entry.metadata().map_or(true, |m| m.len() <= MAX_SNIFF) {
+            // Read and parsed once, by `run`, which keeps it only if it looks like nginx (an
+            // unreadable one is reported there).
+            out.targets.push(Target {
+                path: path.to_path_buf(),
+                kind: Kind::Nginx,
+                sniff: true,
             });
         }
     }
@@ -296,5 +348,53 @@ mod tests {
         assert_eq!(k("etc/sysctl.d/99-net.conf"), Some(Kind::Sysctl));
         assert_eq!(k("etc/supervisord.conf"), None);
         assert_eq!(k("README.md"), None);
+    }
+
+    #[test]
+    fn nginx_by_content() {
+        let nginx = |text: &str| looks_like_nginx(&nginx_parser::parse(text.as_bytes()));
+        assert!(nginx("http {\n}\n"));
+        assert!(nginx("# a fragment\nupstream app { server 10.0.0.1; }\n"));
+        assert!(!nginx("listen_port 8080;\nworkers 4;\n"));
+        assert!(!nginx("http {\n"));
+        assert!(!nginx("[program:app]\ncommand=/usr/bin/app\n"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_walk_does_not_read_conf_files_it_cannot_classify_by_path() {
+        // The content decides later, in one load with the lint; a walk that read the file would
+        // drop this one (it cannot be read by anyone) without a word.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        let unreadable = dir.path().join("app.conf");
+        std::os::unix::fs::symlink("/proc/self/mem", &unreadable).unwrap();
+        std::fs::write(dir.path().join("main.rs"), "fn main() {}\n").unwrap();
+        let exclude = globset::GlobSet::empty();
+        let found = discover(
+            &[dir.path().to_path_buf()],
+            &Options {
+                respect_ignore_files: true,
+                exclude: &exclude,
+                force_exclude: false,
+                kind: None,
+            },
+        );
+        assert_eq!(
+            found.targets,
+            vec![
+                Target {
+                    path: unreadable,
+                    kind: Kind::Nginx,
+                    sniff: true,
+                },
+                Target {
+                    path: dir.path().join("main.rs"),
+                    kind: Kind::Rust,
+                    sniff: false,
+                },
+            ]
+        );
+        assert!(found.failures.is_empty(), "{:?}", found.failures);
     }
 }

@@ -91,6 +91,47 @@ pub fn count_now(port: u16, state: State) -> std::io::Result<Counts> {
     Ok(count(&sockets()?, port, state))
 }
 
+/// A socket with its pending timer, from the `tr tm->when` columns of `/proc/net/tcp{,6}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimedSocket {
+    pub socket: Socket,
+    /// Which timer runs: 0 none, 1 retransmit, 2 keepalive, 3 TIME_WAIT (also an orphan's
+    /// FIN_WAIT_2 once the kernel holds it as a TIME_WAIT-style socket), 4 zero window probe.
+    pub timer: u8,
+    /// Time until it fires, in clock ticks (`sysconf(_SC_CLK_TCK)`, 100 per second on Linux).
+    pub ticks: u64,
+}
+
+/// Every TCP socket of this network namespace with its timer, IPv4 and IPv6.
+pub fn timed_sockets() -> std::io::Result<Vec<TimedSocket>> {
+    let mut out = Vec::new();
+    for path in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        match std::fs::read_to_string(path) {
+            Ok(text) => out.extend(parse_timed(&text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && path.ends_with('6') => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Parses `/proc/net/tcp` (or tcp6) with timers; the header line and malformed lines are skipped.
+pub fn parse_timed(text: &str) -> Vec<TimedSocket> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let socket = parse_line(line)?;
+            // sl, local, remote, st, tx_queue:rx_queue, tr:tm->when
+            let (timer, when) = line.split_whitespace().nth(5)?.split_once(':')?;
+            Some(TimedSocket {
+                socket,
+                timer: u8::from_str_radix(timer, 16).ok()?,
+                ticks: u64::from_str_radix(when, 16).ok()?,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +166,15 @@ mod tests {
             }
         );
         assert_eq!(count(&socks, 8080, State::Listen).server, 1);
+    }
+
+    #[test]
+    fn parses_timers() {
+        let socks = parse_timed(SAMPLE);
+        assert_eq!(socks.len(), 4);
+        assert_eq!((socks[0].timer, socks[0].ticks), (0, 0));
+        assert_eq!((socks[1].timer, socks[1].ticks), (3, 0xF9E));
+        assert_eq!(socks[1].socket, parse(SAMPLE)[1]);
     }
 
     #[test]

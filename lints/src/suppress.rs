@@ -4,16 +4,17 @@
 //!   rules on that line; alone on its line it silences the next line that is neither blank nor a
 //!   comment. `# waitlint: disable-file=NAME[,NAME]` anywhere silences them in the whole file.
 //! - Rust: `// waitlint: allow(NAME[, NAME])` alone on its line silences the next line that is
-//!   neither blank nor a comment or, when that line (after attributes) starts an item (`fn`,
-//!   `impl`, `struct`, `mod`...), the whole item through its closing brace. At the end of a line
-//!   it silences that line.
+//!   neither blank nor a comment or, when an item (`fn`, `impl`, `mod`, `struct`..., at any
+//!   depth), an associated item, a statement, a match arm, a field or a variant starts there,
+//!   the whole of it, attributes and doc comments included. Those extents come from the syntax
+//!   tree the Rust analyzer parsed ([`RustItems`]). At the end of a line it silences that line.
 //!
 //! Names are rule names or codes. Text after the name list is free: `# waitlint:
 //! disable=keepalive-disabled -- legacy clients`. A finding belongs to the line where its
 //! primary span starts. Syntax errors cannot be suppressed.
 //!
-//! Everything here is a pure function of the source text, its comments and the diagnostics:
-//! the CLI reads the files and decides when to call [`apply`].
+//! Everything here is a pure function of the source text, its comments (and for Rust its item
+//! extents) and the diagnostics: the CLI reads the files and decides when to call [`apply`].
 
 use nginx_parser::{Comment, LineIndex, Span};
 
@@ -356,8 +357,6 @@ pub fn sysctl(text: &[u8]) -> Vec<Suppression> {
 struct RustScan {
     /// `//` comments (not doc comments `///`, `//!`): (start of `//`, end of line).
     line_comments: Vec<(usize, usize)>,
-    /// `{ } ( ) [ ] ;` outside strings and comments, with their offsets.
-    punct: Vec<(usize, u8)>,
     /// Per 0-based line: whether it holds anything but blanks and comments.
     has_code: Vec<bool>,
 }
@@ -368,7 +367,6 @@ fn scan_rust(text: &str, lines: &LineIndex) -> RustScan {
     let b = text.as_bytes();
     let mut out = RustScan {
         line_comments: Vec::new(),
-        punct: Vec::new(),
         has_code: vec![false; lines.line_count()],
     };
     let mark = |has_code: &mut Vec<bool>, from: usize, to: usize| {
@@ -471,9 +469,6 @@ fn scan_rust(text: &str, lines: &LineIndex) -> RustScan {
             }
             b' ' | b'\t' | b'\r' | b'\n' => i += 1,
             _ => {
-                if matches!(c, b'{' | b'}' | b'(' | b')' | b'[' | b']' | b';') {
-                    out.punct.push((i, c));
-                }
                 mark(&mut out.has_code, i, i + 1);
                 i += 1;
             }
@@ -482,96 +477,85 @@ fn scan_rust(text: &str, lines: &LineIndex) -> RustScan {
     out
 }
 
-/// Whether a line starts a Rust item: `fn`, `pub fn`, `pub(crate) fn`, `async fn`, `impl`,
-/// `struct`, `enum`, `mod`, `trait`... A line check, not a parse: the syn-based analyzer can
-/// replace [`item_extent`] with real item spans.
-pub fn is_item_start(line: &str) -> bool {
-    let mut rest = line.trim_start();
-    if let Some(r) = rest.strip_prefix("pub") {
-        if let Some(r) = r.strip_prefix('(') {
-            match r.find(')') {
-                Some(close) => rest = &r[close + 1..],
-                None => return false,
-            }
-        } else if r.starts_with(char::is_whitespace) {
-            rest = r;
-        } else {
-            return false;
-        }
-    }
-    let mut words = rest.split_whitespace().peekable();
-    while let Some(&w) = words.peek() {
-        if matches!(
-            w,
-            "async" | "const" | "unsafe" | "default" | "extern" | "\"C\""
-        ) {
-            // `const fn` is a qualifier; `const X: u8 = 1;` is an item of its own.
-            let mut ahead = words.clone();
-            ahead.next();
-            if w == "const"
-                && ahead
-                    .peek()
-                    .is_none_or(|n| !n.starts_with("fn") && *n != "unsafe")
-            {
-                return true;
-            }
-            words.next();
-        } else {
-            break;
-        }
-    }
-    let Some(word) = words.next() else {
-        return false;
-    };
-    let keyword: String = word
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '!')
-        .collect();
-    matches!(
-        keyword.as_str(),
-        "fn" | "impl"
-            | "struct"
-            | "enum"
-            | "union"
-            | "mod"
-            | "trait"
-            | "type"
-            | "static"
-            | "macro_rules!"
-    )
+/// The extents of a Rust file's items and statements, from its syntax tree: what a suppression
+/// alone on the line before one of them covers. The Rust analyzer builds it from the parse it
+/// lints ([`crate::rust::lint_with_items`]), so a file is parsed once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RustItems {
+    /// (start, end) byte offsets, outer attributes and doc comments included, sorted by start
+    /// and, for equal starts, longest first.
+    extents: Vec<(u32, u32)>,
 }
 
-/// The byte range of the item that starts at `start` (the start of its first line): through
-/// the brace that closes its body, or its `;` when it has none. `None` when neither comes.
-pub fn item_extent(text: &str, start: usize) -> Option<(usize, usize)> {
-    let lines = LineIndex::new(text.as_bytes());
-    let scan = scan_rust(text, &lines);
-    item_extent_in(&scan, start)
-}
-
-fn item_extent_in(scan: &RustScan, start: usize) -> Option<(usize, usize)> {
-    let mut nesting = 0usize; // ( and [ before the body
-    let mut braces = 0usize;
-    for &(at, c) in scan.punct.iter().filter(|(at, _)| *at >= start) {
-        match c {
-            b'(' | b'[' if braces == 0 => nesting += 1,
-            b')' | b']' if braces == 0 => nesting = nesting.saturating_sub(1),
-            b';' if braces == 0 && nesting == 0 => return Some((start, at + 1)),
-            b'{' => braces += 1,
-            b'}' => {
-                braces = braces.checked_sub(1)?;
-                if braces == 0 {
-                    return Some((start, at + 1));
-                }
+impl RustItems {
+    /// Every item of `file` (at any depth: in modules, impls, traits, function bodies), every
+    /// associated item, statement, match arm, struct field and enum variant. Must run while
+    /// proc-macro2 still holds the parse's span information.
+    pub fn of(file: &syn::File) -> RustItems {
+        use syn::spanned::Spanned;
+        use syn::visit::Visit;
+        struct Collect(Vec<(u32, u32)>);
+        impl Collect {
+            fn add(&mut self, node: &impl Spanned) {
+                let r = node.span().byte_range();
+                self.0.push((r.start as u32, r.end.max(r.start) as u32));
             }
-            _ => {}
         }
+        impl<'a> Visit<'a> for Collect {
+            fn visit_item(&mut self, i: &'a syn::Item) {
+                self.add(i);
+                syn::visit::visit_item(self, i);
+            }
+            fn visit_impl_item(&mut self, i: &'a syn::ImplItem) {
+                self.add(i);
+                syn::visit::visit_impl_item(self, i);
+            }
+            fn visit_trait_item(&mut self, i: &'a syn::TraitItem) {
+                self.add(i);
+                syn::visit::visit_trait_item(self, i);
+            }
+            fn visit_foreign_item(&mut self, i: &'a syn::ForeignItem) {
+                self.add(i);
+                syn::visit::visit_foreign_item(self, i);
+            }
+            fn visit_stmt(&mut self, s: &'a syn::Stmt) {
+                self.add(s);
+                syn::visit::visit_stmt(self, s);
+            }
+            fn visit_arm(&mut self, a: &'a syn::Arm) {
+                self.add(a);
+                syn::visit::visit_arm(self, a);
+            }
+            fn visit_field(&mut self, f: &'a syn::Field) {
+                self.add(f);
+                syn::visit::visit_field(self, f);
+            }
+            fn visit_variant(&mut self, v: &'a syn::Variant) {
+                self.add(v);
+                syn::visit::visit_variant(self, v);
+            }
+        }
+        let mut collect = Collect(Vec::new());
+        collect.visit_file(file);
+        let mut extents = collect.0;
+        extents.sort_by_key(|&(start, end)| (start, std::cmp::Reverse(end)));
+        RustItems { extents }
     }
-    None
+
+    /// The outermost extent that starts first within `from..to`.
+    fn first_in(&self, from: u32, to: u32) -> Option<(u32, u32)> {
+        let i = self.extents.partition_point(|&(start, _)| start < from);
+        self.extents
+            .get(i)
+            .filter(|&&(start, _)| start < to)
+            .copied()
+    }
 }
 
-/// The suppressions of a Rust file: `// waitlint: allow(NAME[, NAME])`.
-pub fn rust(text: &str) -> Vec<Suppression> {
+/// The suppressions of a Rust file: `// waitlint: allow(NAME[, NAME])`. `items` are the file's
+/// item and statement extents ([`RustItems::of`]); without them (a file that does not parse) a
+/// comment alone on its line covers the next code line only.
+pub fn rust(text: &str, items: &RustItems) -> Vec<Suppression> {
     let bytes = text.as_bytes();
     if !may_have_suppressions(bytes) {
         return Vec::new();
@@ -595,7 +579,7 @@ pub fn rust(text: &str) -> Vec<Suppression> {
         let scope = if names.is_empty() || !alone {
             Scope::Line(index + 1)
         } else {
-            rust_target(text, &lines, &scan, index)
+            rust_target(bytes.len(), &lines, &scan, items, index, end)
         };
         out.push(Suppression {
             comment: Span::new(start, end),
@@ -608,64 +592,37 @@ pub fn rust(text: &str) -> Vec<Suppression> {
     out
 }
 
-/// What a Rust suppression alone on 0-based line `index` covers: the next code line or, when
-/// it starts an item after its attributes, the whole item.
-fn rust_target(text: &str, lines: &LineIndex, scan: &RustScan, index: usize) -> Scope {
+/// What a Rust suppression alone on 0-based line `index` and ending at `after` covers: the
+/// next code line or, when an item or a statement starts there (its attributes included), all
+/// of it.
+fn rust_target(
+    len: usize,
+    lines: &LineIndex,
+    scan: &RustScan,
+    items: &RustItems,
+    index: usize,
+    after: usize,
+) -> Scope {
     let code = |i: usize| scan.has_code.get(i).copied().unwrap_or(false);
     let Some(first) = next_code_line(lines, index, code) else {
         return Scope::NextLine(None);
     };
-    let line_text = |line: usize| {
-        String::from_utf8_lossy(line_bytes(text.as_bytes(), lines, line - 1)).into_owned()
-    };
-    // Skip outer attributes (`#[...]`, possibly over several lines).
-    let mut line = first;
-    loop {
-        let t = line_text(line);
-        let trimmed = t.trim_start();
-        if !trimmed.starts_with("#[") {
-            break;
-        }
-        let at = lines.line_start(line - 1).unwrap_or(0) as usize + (t.len() - trimmed.len());
-        let mut depth = 0usize;
-        let mut close = None;
-        for &(p, c) in scan.punct.iter().filter(|(p, _)| *p > at + 1) {
-            match c {
-                b'[' => depth += 1,
-                b']' if depth == 0 => {
-                    close = Some(p);
-                    break;
-                }
-                b']' => depth -= 1,
-                _ => {}
+    // Doc comments are not code lines, but they are attributes: an item's extent starts at its
+    // first one, which may lie between the suppression and the first code line.
+    let to = lines.line_start(first).unwrap_or(len as u32);
+    match items.first_in(after as u32, to) {
+        Some((start, end)) => {
+            let (first_line, last_line) = (
+                lines.line(start),
+                lines.line(end.saturating_sub(1).max(start)),
+            );
+            if first_line == last_line && first_line == first {
+                Scope::NextLine(Some(first))
+            } else {
+                Scope::Item(first_line, last_line)
             }
         }
-        let Some(close) = close else {
-            return Scope::NextLine(Some(first));
-        };
-        let after = lines.line(close as u32);
-        // Something after the attribute on its own line: that is the target.
-        let rest = &text.as_bytes()[close + 1..];
-        let rest_of_line = &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())];
-        if !is_blank(rest_of_line) {
-            line = after;
-            break;
-        }
-        match next_code_line(lines, after - 1, code) {
-            Some(next) => line = next,
-            None => return Scope::NextLine(Some(first)),
-        }
-    }
-    if is_item_start(&line_text(line)) {
-        let start = lines.line_start(line - 1).unwrap_or(0) as usize;
-        if let Some((_, end)) = item_extent_in(scan, start) {
-            return Scope::Item(first, lines.line(end.saturating_sub(1) as u32));
-        }
-    }
-    if line == first {
-        Scope::NextLine(Some(first))
-    } else {
-        Scope::Item(first, line)
+        None => Scope::NextLine(Some(first)),
     }
 }
 
@@ -851,6 +808,17 @@ mod tests {
         apply(0, text.as_bytes(), &s, diagnostics)
     }
 
+    fn parsed_items(text: &str) -> RustItems {
+        let file = syn::parse_file(text).expect("valid Rust");
+        let items = RustItems::of(&file);
+        proc_macro2::extra::invalidate_current_thread_spans();
+        items
+    }
+
+    fn rust_parsed(text: &str) -> Vec<Suppression> {
+        rust(text, &parsed_items(text))
+    }
+
     fn codes(ds: &[Diagnostic]) -> Vec<&'static str> {
         ds.iter().map(|d| d.rule.code).collect()
     }
@@ -1031,7 +999,7 @@ mod tests {
     #[test]
     fn rust_line_before_and_end_of_line() {
         let text = "fn main() {\n    // waitlint: allow(keepalive-disabled)\n    let a = 1;\n    let b = 2; // waitlint: allow(NGX001)\n}\n";
-        let s = rust(text);
+        let s = rust_parsed(text);
         assert_eq!(
             s.iter().map(|s| s.scope).collect::<Vec<_>>(),
             [Scope::NextLine(Some(3)), Scope::Line(4)]
@@ -1063,9 +1031,10 @@ pub(crate) fn f(x: [u8; 4]) -> usize {
 }
 fn g() {}
 "##;
-        let s = rust(text);
+        let s = rust_parsed(text);
         assert_eq!(s.len(), 1);
-        assert_eq!(s[0].scope, Scope::Item(3, 14));
+        // The doc comment is the item's first attribute.
+        assert_eq!(s[0].scope, Scope::Item(2, 14));
         let inside = finding(text, "if true");
         let outside = finding(text, "fn g");
         let out = apply(0, text.as_bytes(), &s, vec![inside, outside]);
@@ -1080,50 +1049,36 @@ fn g() {}
     fn rust_strings_and_doc_comments_are_not_suppressions() {
         let text =
             "const S: &str = \"// waitlint: allow(x)\";\n/// waitlint: allow(x)\nfn f() {}\n";
-        assert!(rust(text).is_empty());
+        assert!(rust_parsed(text).is_empty());
     }
 
     #[test]
-    fn item_starts() {
-        for yes in [
-            "fn f() {",
-            "pub fn f() {",
-            "pub(crate) fn f() {",
-            "pub(in crate::a) fn f() {",
-            "async fn f() {",
-            "pub async unsafe fn f() {",
-            "const fn f() {",
-            "impl Foo {",
-            "impl<T> Foo for T {",
-            "struct S;",
-            "pub enum E {",
-            "mod m {",
-            "trait T {",
-            "const X: u8 = 1;",
-            "macro_rules! m {",
-        ] {
-            assert!(is_item_start(yes), "{yes}");
-        }
-        for no in [
-            "let x = 1;",
-            "fnord();",
-            "public fn",
-            "x.impl_foo()",
-            "match x {",
-        ] {
-            assert!(!is_item_start(no), "{no}");
-        }
-    }
-
-    #[test]
-    fn item_extents() {
-        let text = "struct S(u32);\nfn f(a: [u8; 2]) {\n    '{';\n}\nimpl X {\n}\n";
-        assert_eq!(item_extent(text, 0), Some((0, 14)));
-        let f = text.find("fn f").unwrap();
+    fn rust_items_come_from_the_syntax_tree() {
+        let text = "struct S(u32);\nimpl S {\n    fn f(&self) -> u32 {\n        fn inner() {}\n        match self.0 {\n            0 => 1,\n            n => n,\n        }\n    }\n}\n";
+        let items = parsed_items(text);
+        let at = |needle: &str| text.find(needle).unwrap() as u32;
+        let line_end = |needle: &str| {
+            (at(needle) as usize + text[at(needle) as usize..].find('\n').unwrap()) as u32
+        };
+        // The struct, the impl, the method, the nested fn (item and statement), the match
+        // statement and its arms.
+        assert_eq!(items.first_in(0, 1), Some((0, 14)));
         assert_eq!(
-            item_extent(text, f),
-            Some((f, text.find("}\nimpl").unwrap() + 1))
+            items.first_in(at("impl"), at("impl") + 1),
+            Some((at("impl"), text.len() as u32 - 1))
         );
-        assert_eq!(item_extent("fn f() {", 0), None);
+        assert_eq!(
+            items.first_in(at("fn f"), at("fn f") + 1).map(|e| e.1),
+            Some(line_end("    }\n}"))
+        );
+        assert_eq!(
+            items.first_in(at("fn inner"), at("fn inner") + 1),
+            Some((at("fn inner"), line_end("fn inner")))
+        );
+        assert_eq!(
+            items.first_in(at("0 =>"), at("0 =>") + 1).map(|e| e.0),
+            Some(at("0 =>"))
+        );
+        assert_eq!(items.first_in(at("1,") + 2, at("n =>")), None);
     }
 }

@@ -7,15 +7,20 @@
 
 pub mod calls;
 pub mod chains;
+pub mod eof;
+pub mod eof_paths;
+pub mod flow;
 pub mod per_request;
 pub mod prefilter;
 pub mod rules;
 pub mod sockets;
+pub mod summary;
 
 use nginx_parser::Span;
 
 use crate::diagnostic::{Diagnostic, Location, Severity};
 use crate::settings::Settings;
+use crate::suppress::RustItems;
 
 /// What a rule sees.
 pub struct Context<'a> {
@@ -37,23 +42,39 @@ pub fn node_span<T: syn::spanned::Spanned>(node: &T) -> Span {
 
 /// Lints one Rust source file (file index 0 in the returned diagnostics).
 pub fn lint(source: &str, settings: &Settings) -> Vec<Diagnostic> {
-    if !prefilter::may_match(source.as_bytes()) {
-        return Vec::new();
+    lint_with_items(source, settings).0
+}
+
+/// [`lint`], plus the extents of the file's items and statements for its suppression comments
+/// (`suppress::rust`), from the same parse; empty when the file has no `waitlint:` comment or
+/// does not parse.
+pub fn lint_with_items(source: &str, settings: &Settings) -> (Vec<Diagnostic>, RustItems) {
+    let wants_items = crate::suppress::may_have_suppressions(source.as_bytes());
+    let wants_rules = prefilter::may_match(source.as_bytes());
+    if !wants_rules && !wants_items {
+        return (Vec::new(), RustItems::default());
     }
     let parsed = syn::parse_file(source);
+    let mut items = RustItems::default();
     let out = match parsed {
         Ok(file) => {
+            if wants_items {
+                items = RustItems::of(&file);
+            }
             let ctx = Context {
                 file: &file,
                 source,
                 settings,
             };
             let mut out = Vec::new();
-            for (_, check) in rules::ALL {
-                check(&ctx, &mut out);
+            if wants_rules {
+                for (_, check) in rules::ALL {
+                    check(&ctx, &mut out);
+                }
             }
             out
         }
+        Err(_) if !wants_rules => Vec::new(),
         Err(e) => {
             let span = span_of(e.span());
             let mut d = Diagnostic::new(
@@ -70,5 +91,72 @@ pub fn lint(source: &str, settings: &Settings) -> Vec<Diagnostic> {
     // proc-macro2 keeps every parsed file's text in a thread-local map for span lookups; drop it
     // so memory does not grow with the number of files a worker thread has parsed.
     proc_macro2::extra::invalidate_current_thread_spans();
-    out
+    (out, items)
+}
+
+/// Drops a `blocked-while-owning` finding on the same `select!` read as an `eof-ignored`
+/// finding (its primary label overlaps one of the `eof-ignored` finding's labels): both describe one bug (the read branch ignores end of stream), and `eof-ignored`
+/// names it more precisely. Run after suppressions and rule selection, so that when only one of
+/// the two is enabled its finding stays.
+pub fn drop_subsumed(diagnostics: &mut Vec<Diagnostic>) {
+    let eof: Vec<Location> = diagnostics
+        .iter()
+        .filter(|d| std::ptr::eq(d.rule, &rules::eof_ignored::EOF_IGNORED))
+        .flat_map(|d| std::iter::once(&d.primary).chain(&d.secondary))
+        .map(|label| label.location)
+        .collect();
+    if eof.is_empty() {
+        return;
+    }
+    let overlaps = |a: &Location, b: &Location| {
+        a.file == b.file && a.span.start < b.span.end && b.span.start < a.span.end
+    };
+    diagnostics.retain(|d| {
+        !std::ptr::eq(d.rule, &rules::blocked_while_owning::BLOCKED_WHILE_OWNING)
+            || !eof.iter().any(|e| overlaps(e, &d.primary.location))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_select_read_that_ignores_eof_is_reported_once_as_eof_ignored() {
+        let source = r#"
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+pub async fn serve(listener: tokio::net::TcpListener, feed: tokio::sync::broadcast::Sender<Vec<u8>>) {
+    loop {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut rx = feed.subscribe();
+        tokio::spawn(async move {
+            let (mut rd, mut wr) = socket.split();
+            let mut buf = [0u8; 1024];
+            loop {
+                tokio::select! {
+                    Ok(n) = rd.read(&mut buf) => { let _ = wr.write_all(&buf[..n]).await; }
+                    Ok(msg) = rx.recv() => { let _ = wr.write_all(&msg).await; }
+                }
+            }
+        });
+    }
+}
+"#;
+        let mut found = lint(source, &Settings::default());
+        let codes = |d: &[Diagnostic]| d.iter().map(|d| d.rule.code).collect::<Vec<_>>();
+        assert_eq!(codes(&found), ["RS001", "RS006"], "both rules see the read");
+        let mut only_rs006: Vec<Diagnostic> = found
+            .iter()
+            .filter(|d| d.rule.code == "RS006")
+            .cloned()
+            .collect();
+        drop_subsumed(&mut found);
+        assert_eq!(codes(&found), ["RS001"]);
+        drop_subsumed(&mut only_rs006);
+        assert_eq!(
+            codes(&only_rs006),
+            ["RS006"],
+            "kept when eof-ignored is not enabled"
+        );
+    }
 }

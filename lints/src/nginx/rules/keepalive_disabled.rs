@@ -25,6 +25,10 @@ crate::declare_rule! {
     /// while a request was in progress (and, since 1.15.2, those closed with `return 444`);
     /// connections closed after a response are closed normally and still leave TIME_WAIT.
     ///
+    /// Measured (`docs/evidence.md`, nginx 1.22.1 on loopback): with `keepalive_timeout 0`, 50
+    /// requests took 50 connections and left 50 TIME_WAIT sockets on nginx, none on the client;
+    /// with `65s`, one connection and none on nginx.
+    ///
     /// ## Example
     /// ```nginx
     /// http {

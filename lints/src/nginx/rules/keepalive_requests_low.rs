@@ -31,6 +31,10 @@ crate::declare_rule! {
     /// from 100 because long-lived connections with many requests are normal (HTTP/2 multiplexes
     /// a whole page over one).
     ///
+    /// Measured (`docs/evidence.md`, nginx 1.22.1 on loopback): 100 back-to-back requests under
+    /// `keepalive_requests 10` took 10 connections, each closed by nginx (10 TIME_WAIT sockets on
+    /// nginx); under 1000, one connection and none.
+    ///
     /// ## Example
     /// ```nginx
     /// http {

@@ -29,6 +29,11 @@ crate::declare_rule! {
     ///
     /// The fix puts `1h` (nginx's default), or the threshold when it is larger.
     ///
+    /// Measured (`docs/evidence.md`, nginx 1.22.1 on loopback, scaled down): a client sending a
+    /// request every 50 ms for 2.5 s under `keepalive_time 500ms` needed 5 connections, and nginx
+    /// closed each one that reached the limit (4 TIME_WAIT sockets on nginx); under `1h`, one
+    /// connection and none.
+    ///
     /// ## Example
     /// ```nginx
     /// http {

@@ -33,6 +33,10 @@ crate::declare_rule! {
     /// silence the rule. A second argument (the `Keep-Alive: timeout=` header) is left as
     /// written.
     ///
+    /// Measured (`docs/evidence.md`, nginx 1.22.1 on loopback, scaled down): a client polling every
+    /// 300 ms against `keepalive_timeout 100ms` reconnected for each of its 10 polls, leaving 10
+    /// TIME_WAIT sockets on nginx; against `65s` it kept one connection and nginx held none.
+    ///
     /// ## Example
     /// ```nginx
     /// http {

@@ -29,6 +29,9 @@ crate::declare_rule! {
     /// since 1.19.7). `http2_recv_timeout` has no automatic fix: `client_header_timeout` also
     /// bounds the wait for a request's headers, which is a different setting.
     ///
+    /// Checked with `nginx -t` on nginx 1.22.1 (`docs/evidence.md`): each of the three loads with
+    /// that warning.
+    ///
     /// ## Example
     /// ```nginx
     /// server {

@@ -28,8 +28,9 @@ crate::declare_rule! {
     /// socket holding an ephemeral port toward the backend address. The default port range
     /// 32768–60999 has 28 232 ports: about 470 new connections per second to one backend address
     /// before `connect()` fails. With `keepalive_requests 10` that limit is reached at 4 700
-    /// requests per second; with 100, at 47 000 (measured with nginx 1.22.1: 50 requests through
-    /// `keepalive_requests 10` left 5 TIME_WAIT sockets on nginx, `keepalive_timeout 0` left 50).
+    /// requests per second; with 100, at 47 000 (measured with nginx 1.22.1, see
+    /// `docs/evidence.md`: 50 requests through `keepalive_requests 10` took 5 backend connections
+    /// and left 5 TIME_WAIT sockets on nginx, `keepalive_timeout 0` left 50).
     /// A `keepalive_time` shorter than TIME_WAIT itself keeps more sockets in TIME_WAIT than in
     /// the pool.
     ///

@@ -42,8 +42,10 @@ crate::declare_rule! {
     /// - FastCGI without `fastcgi_keep_conn on`: nginx does not set `FCGI_KEEP_CONN`, and the
     ///   FastCGI specification has the application (php-fpm) close after its response.
     ///
-    /// Measured with nginx 1.22.1 on both sides (loopback, 50 requests): 50 TIME_WAIT sockets on
-    /// the backend with the defaults, 50 on nginx with HTTP/1.1 and no pool, none with a pool.
+    /// Measured with nginx 1.22.1 (loopback, 50 requests; the lab's experiment in
+    /// `docs/evidence.md`): the backend accepted 50 connections and held 50 TIME_WAIT sockets
+    /// with the defaults; with HTTP/1.1 and no pool it accepted 50 and nginx held the 50
+    /// TIME_WAIT sockets; with a pool it accepted one, and neither side held any.
     /// Either way every request also pays a TCP handshake (and a TLS one for `https://`).
     ///
     /// ## Example

@@ -5,13 +5,15 @@ use syn::visit::Visit;
 use syn::{Block, Expr, Member, Pat};
 
 use crate::diagnostic::{Diagnostic, Location};
-use crate::rust::calls::file_constants;
+use crate::rust::calls::{file_constants, path_ends_with};
 use crate::rust::sockets::{
     contains, functions, idents_in_expr, idents_in_macro, idents_in_pat, is_print_macro,
-    listener_ctor, socket2_ctor, structs, through_access, token_matches, uses, uses_in_file,
-    Function, Imports, Target, Use, UseKind,
+    listener_ctor, method_span, socket2_ctor, structs, through_access, token_matches, uses,
+    uses_in_file, Function, Imports, Target, Use, UseKind,
 };
 use crate::rust::{node_span, span_of, Context};
+
+use super::blocked_while_owning::{has_exit, local_name, mentions, Body, Spawns};
 
 crate::declare_rule! {
     /// ## What it does
@@ -24,7 +26,17 @@ crate::declare_rule! {
     /// - a listener stored in a private field of a struct of the file that no code of the file
     ///   accepts from or hands over;
     /// - a mio listener registered with a token (`registry.register(&mut listener, SERVER, ..)`)
-    ///   that no arm of the file's `match event.token()` handles.
+    ///   that no arm of the file's `match event.token()` handles;
+    /// - an accept loop that leaves on its first accept error (`listener.accept()?`, an `Err`
+    ///   arm that breaks or returns, `while let Ok(..) = listener.accept()`, `let s = s?` over
+    ///   `incoming()`) while another owner keeps the listener open: the loop runs in a spawned
+    ///   task or thread on an `Arc` clone (`let l = Arc::clone(&listener)`, or a clone of
+    ///   `self.listener`) and the spawner keeps running with the original, or it is a `&self`
+    ///   method run by a task on a clone of the `Arc` that holds the struct.
+    ///
+    /// A loop that owns its listener (moved in, not shared), one that logs the error and
+    /// continues, and one whose error propagates to `main` are not flagged: when they end, the
+    /// listener is closed.
     ///
     /// A listener given to anything (`axum::serve(listener, app)`, `TcpListenerStream::new`, a
     /// function of the crate), moved into a task, or used in a way the analysis cannot follow
@@ -40,6 +52,14 @@ crate::declare_rule! {
     /// the backlog is full, the kernel drops new connection attempts: clients time out instead
     /// of being refused, which is slower to notice and to diagnose. (No descriptor is allocated
     /// before `accept()`, so unlike a leaked socket this does not end in EMFILE.)
+    ///
+    /// An accept loop that stops at the first error strands its listener the same way, and it
+    /// stops under load: `accept()` fails transiently with EMFILE/ENFILE when descriptors run
+    /// out and with ECONNABORTED when a client resets before it is accepted. If the loop was
+    /// the listener's last owner the listener closes and clients are refused; when an `Arc`
+    /// or a struct keeps it open, the backlog fills with connections nobody will accept.
+    /// Measured on this rule's fixtures in `docs/evidence.md`: 20 connections in CLOSE_WAIT,
+    /// none of them holding a descriptor of the process (they sit in the backlog).
     ///
     /// ## Example
     /// ```rust
@@ -205,6 +225,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         }
     }
     mio_tokens(ctx, &imports, &fns, &locals, &fields, out);
+    accept_exits(&fns, out);
 }
 
 /// Listener bindings of one function: `let l = TcpListener::bind(..)?` (name, call span, whether
@@ -515,4 +536,403 @@ fn compared_idents(file: &syn::File) -> Vec<String> {
     let mut f = Finder(Vec::new());
     f.visit_file(file);
     f.0
+}
+
+// ---------------------------------------------------------------------------------------------
+// An accept loop that ends on its first error while another owner keeps the listener open
+
+const ACCEPT_EXIT_NOTE: &str = "accept() fails transiently, and exactly under load: EMFILE/ENFILE when the process runs out of file descriptors, ECONNABORTED when a client resets before it is accepted, ENOBUFS/ENOMEM; when such an error ends the loop, the listener is not closed, because another owner still holds it, so the kernel keeps completing handshakes into the backlog: clients send their request and wait, and when they give up, their connections sit in CLOSE_WAIT until the process exits";
+
+/// A shared listener's accept loop, in a spawned task or in a `&self` method that one runs,
+/// that leaves on an accept error while the listener stays open elsewhere.
+fn accept_exits(fns: &[Function<'_>], out: &mut Vec<Diagnostic>) {
+    // `&self` methods whose accept loop on `self.<field>` leaves on an error, by name.
+    let methods: HashMap<String, (Span, Span, String)> = fns
+        .iter()
+        .filter(|f| !f.is_test && borrows_self(f))
+        .filter_map(|f| {
+            let (exit, accept, field) =
+                exits_on_error(Body::Block(f.block), &|e| self_field(e).is_some())?;
+            Some((f.name.clone(), (exit, accept, field?)))
+        })
+        .collect();
+    for f in fns.iter().filter(|f| !f.is_test) {
+        let mut shared: Vec<(String, Share)> = shared_names(f.block).into_iter().collect();
+        shared.sort_by_key(|(_, share)| share.made.start);
+        if shared.is_empty() {
+            continue;
+        }
+        let mut spawns = Spawns(Vec::new());
+        spawns.visit_block(f.block);
+        for (spawn, arg) in spawns.0 {
+            let Some(body) = task_body(arg) else { continue };
+            let captured = mentions(body);
+            for (clone, share) in &shared {
+                if !captured.iter().any(|(n, _)| n == clone) {
+                    continue;
+                }
+                let is_clone = |e: &Expr| local_name(e).as_deref() == Some(clone.as_str());
+                let found = match exits_on_error(body, &is_clone) {
+                    Some((exit, accept, _)) => Some((exit, accept, format!("`{clone}`"))),
+                    _ => runs_method(body, clone, &methods)
+                        .map(|(exit, accept, field)| (exit, accept, format!("`self.{field}`"))),
+                };
+                let Some((exit, accept, shown)) = found else {
+                    continue;
+                };
+                let owner = &share.owner;
+                let mut d = Diagnostic::new(&LISTENER_NEVER_ACCEPTED, Location::new(0, exit), format!("the accept loop on {shown} ends on the first accept error, but the listener stays open"))
+                    .primary_label("an accept error leaves the loop here")
+                    .label(Location::new(0, accept), "connections are accepted here");
+                if owner.starts_with("self.") {
+                    d = d.label(
+                        Location::new(0, share.made),
+                        format!("`{clone}` is a clone of `{owner}`, which stays in the struct"),
+                    );
+                } else if let Some(at) = keeps_running(f, node_span(arg))
+                    .filter(|at| !dropped_between(f.block, owner, node_span(arg).end, at.start))
+                {
+                    d = d
+                        .label(
+                            Location::new(0, share.made),
+                            format!("`{clone}` is a clone of `{owner}`"),
+                        )
+                        .label(
+                            Location::new(0, at),
+                            format!("`{}` keeps running here and still holds `{owner}`", f.name),
+                        );
+                } else {
+                    continue;
+                }
+                out.push(
+                    d.label(Location::new(0, spawn), "the accept loop runs in this task")
+                        .note(ACCEPT_EXIT_NOTE)
+                        .help("log the error and keep accepting (pause briefly on EMFILE/ENFILE), or make the loop the listener's only owner (move it in, no `Arc`), so that it is closed when the loop ends"),
+                );
+            }
+        }
+    }
+}
+
+/// The code a spawned closure or async block runs (`move` ones only: others borrow).
+fn task_body(arg: &Expr) -> Option<Body<'_>> {
+    match arg {
+        Expr::Closure(c) if c.capture.is_some() => Some(match &*c.body {
+            Expr::Async(a) => Body::Block(&a.block),
+            e => Body::Expr(e),
+        }),
+        Expr::Async(a) if a.capture.is_some() => Some(Body::Block(&a.block)),
+        _ => None,
+    }
+}
+
+/// A name that shares a value with another owner.
+struct Share {
+    /// The other owner: a local `Arc` or `self.<field>`.
+    owner: String,
+    /// The `let` that makes the clone.
+    made: Span,
+}
+
+/// `let c = a.clone()` / `Arc::clone(&a)` where `a = Arc::new(..)` in the same body, or
+/// `let c = self.field.clone()`: the clone's name and what it shares.
+fn shared_names(block: &Block) -> HashMap<String, Share> {
+    struct Finder {
+        /// Names bound to `Arc::new(..)`.
+        arcs: HashSet<String>,
+        out: HashMap<String, Share>,
+    }
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_local(&mut self, l: &'ast syn::Local) {
+            let name = match &l.pat {
+                Pat::Ident(i) => Some(i.ident.to_string()),
+                Pat::Type(t) => match &*t.pat {
+                    Pat::Ident(i) => Some(i.ident.to_string()),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let (Some(name), Some(init)) = (name, &l.init) {
+                fn arc<'e>(e: &'e Expr, method: &str) -> Option<&'e Expr> {
+                    match e {
+                        Expr::Call(c) if c.args.len() == 1 => {
+                            path_ends_with(&c.func, &["Arc", method]).then(|| &c.args[0])
+                        }
+                        _ => None,
+                    }
+                }
+                let value = crate::rust::sockets::through_wrappers(&init.expr);
+                let cloned = match value {
+                    Expr::MethodCall(m) if m.method == "clone" && m.args.is_empty() => {
+                        Some(through_access(&m.receiver))
+                    }
+                    e => arc(e, "clone").map(through_access),
+                };
+                if arc(value, "new").is_some() {
+                    self.arcs.insert(name.clone());
+                }
+                let owner = cloned.and_then(|e| match (local_name(e), self_field(e)) {
+                    (Some(a), _) => self.arcs.contains(&a).then_some(a),
+                    (None, Some(field)) => Some(format!("self.{field}")),
+                    _ => None,
+                });
+                if let Some(owner) = owner {
+                    let made = node_span(l);
+                    self.out.insert(name, Share { owner, made });
+                }
+            }
+            syn::visit::visit_local(self, l);
+        }
+    }
+    let mut f = Finder {
+        arcs: HashSet::new(),
+        out: HashMap::new(),
+    };
+    f.visit_block(block);
+    f.out
+}
+
+/// `self.field` (through `&`, `as_ref()`...): the field's name.
+fn self_field(e: &Expr) -> Option<String> {
+    match through_access(e) {
+        Expr::Field(f) if local_name(&f.base).as_deref() == Some("self") => match &f.member {
+            Member::Named(i) => Some(i.to_string()),
+            Member::Unnamed(_) => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether a method takes `&self` (the struct, and its listener, stay with the caller).
+fn borrows_self(f: &Function<'_>) -> bool {
+    matches!(f.sig.inputs.first(), Some(syn::FnArg::Receiver(r)) if matches!(r.kind, syn::ReceiverKind::Reference(..)))
+}
+
+/// `clone.method(..)` in a task body for one of `methods`.
+fn runs_method(
+    body: Body<'_>,
+    clone: &str,
+    methods: &HashMap<String, (Span, Span, String)>,
+) -> Option<(Span, Span, String)> {
+    struct Finder<'m>(
+        &'m str,
+        &'m HashMap<String, (Span, Span, String)>,
+        Option<(Span, Span, String)>,
+    );
+    impl<'ast> Visit<'ast> for Finder<'_> {
+        fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+            if local_name(through_access(&m.receiver)).as_deref() == Some(self.0) {
+                if let Some(found) = self.1.get(&m.method.to_string()) {
+                    self.2.get_or_insert(found.clone());
+                }
+            }
+            syn::visit::visit_expr_method_call(self, m);
+        }
+    }
+    let mut f = Finder(clone, methods, None);
+    body.visit(&mut f);
+    f.2
+}
+
+/// Where a loop in `body` leaves on an accept error of the listener `is_listener` recognises:
+/// `listener.accept()?` (or `.await?`, `unwrap()`, `expect(..)`), a `match` on the accept
+/// whose `Err` arm breaks or returns, `while let Ok(..) = listener.accept()`, or `let s = s?`
+/// in `for s in listener.incoming()`. Returns the exit, the accept call and the field name
+/// when the listener is `self.<field>`.
+fn exits_on_error(
+    body: Body<'_>,
+    is_listener: &dyn Fn(&Expr) -> bool,
+) -> Option<(Span, Span, Option<String>)> {
+    struct Finder<'p> {
+        is_listener: &'p dyn Fn(&Expr) -> bool,
+        loops: usize,
+        /// Names bound to the items of `incoming()` by an enclosing `for`.
+        items: Vec<(String, Span, Option<String>)>,
+        found: Option<(Span, Span, Option<String>)>,
+    }
+    impl Finder<'_> {
+        /// The accept call `e` is (through `.await` and parentheses) on the listener.
+        fn accept(&self, e: &Expr, methods: &[&str]) -> Option<(Span, Option<String>)> {
+            let mut e = e;
+            while let Expr::Await(a) = e {
+                e = &a.base;
+            }
+            match e {
+                Expr::Paren(p) => self.accept(&p.expr, methods),
+                Expr::MethodCall(m)
+                    if methods.iter().any(|w| m.method == w)
+                        && (self.is_listener)(through_access(&m.receiver)) =>
+                {
+                    Some((method_span(m), self_field(&m.receiver)))
+                }
+                _ => None,
+            }
+        }
+        fn hit(&mut self, exit: Span, (accept, field): (Span, Option<String>)) {
+            if self.loops > 0 {
+                self.found.get_or_insert((exit, accept, field));
+            }
+        }
+    }
+    impl<'ast> Visit<'ast> for Finder<'_> {
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+        fn visit_expr_try(&mut self, t: &'ast syn::ExprTry) {
+            if let Some(a) = self.accept(&t.expr, &["accept"]) {
+                self.hit(span_of(t.question_token.span), a);
+            } else if let Some((_, accept, field)) =
+                local_name(&t.expr).and_then(|n| self.items.iter().find(|(i, ..)| *i == n).cloned())
+            {
+                self.hit(span_of(t.question_token.span), (accept, field));
+            }
+            syn::visit::visit_expr_try(self, t);
+        }
+        fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+            if m.method == "unwrap" || m.method == "expect" {
+                if let Some(a) = self.accept(&m.receiver, &["accept"]) {
+                    self.hit(method_span(m), a);
+                }
+            }
+            syn::visit::visit_expr_method_call(self, m);
+        }
+        fn visit_expr_match(&mut self, m: &'ast syn::ExprMatch) {
+            let item = local_name(&m.expr)
+                .and_then(|n| self.items.iter().find(|(i, ..)| *i == n).cloned())
+                .map(|(_, accept, field)| (accept, field));
+            if let Some(a) = self.accept(&m.expr, &["accept"]).or(item) {
+                let err_exits = m.arms.iter().find(|arm| {
+                    matches!(&arm.pat, Pat::TupleStruct(t) if t.path.segments.last().is_some_and(|s| s.ident == "Err"))
+                        && has_exit(Body::Expr(&arm.body), None)
+                });
+                if let Some(arm) = err_exits {
+                    self.hit(node_span(&arm.pat), a);
+                }
+            }
+            syn::visit::visit_expr_match(self, m);
+        }
+        fn visit_expr_while(&mut self, w: &'ast syn::ExprWhile) {
+            self.loops += 1;
+            if let Expr::Let(l) = &*w.cond {
+                let ok = matches!(&*l.pat, Pat::TupleStruct(t) if t.path.segments.last().is_some_and(|s| s.ident == "Ok"));
+                if let (true, Some(a)) = (ok, self.accept(&l.expr, &["accept"])) {
+                    self.hit(node_span(&*l.pat), a);
+                }
+            }
+            syn::visit::visit_expr_while(self, w);
+            self.loops -= 1;
+        }
+        fn visit_expr_loop(&mut self, l: &'ast syn::ExprLoop) {
+            self.loops += 1;
+            syn::visit::visit_expr_loop(self, l);
+            self.loops -= 1;
+        }
+        fn visit_expr_for_loop(&mut self, f: &'ast syn::ExprForLoop) {
+            self.loops += 1;
+            let pushed = match (&*f.pat, self.accept(&f.expr, &["incoming"])) {
+                (Pat::Ident(i), Some((accept, field))) => {
+                    self.items.push((i.ident.to_string(), accept, field));
+                    true
+                }
+                _ => false,
+            };
+            syn::visit::visit_expr_for_loop(self, f);
+            if pushed {
+                self.items.pop();
+            }
+            self.loops -= 1;
+        }
+    }
+    let mut f = Finder {
+        is_listener,
+        loops: 0,
+        items: Vec::new(),
+        found: None,
+    };
+    body.visit(&mut f);
+    f.found
+}
+
+/// Where a function keeps running after the task spawned with `task` (a loop, an `.await`), so
+/// that what it holds stays alive after the task has ended. Waiting for the task itself (its
+/// handle awaited, `spawn(..).await`) or joining threads (`.join()`, a `for` loop that joins)
+/// ends when the tasks end, and does not count.
+fn keeps_running(f: &Function<'_>, task: Span) -> Option<Span> {
+    /// The name the spawn's handle is bound to: `let h = thread::spawn(..)`.
+    struct Handle(Span, Option<String>);
+    impl<'ast> Visit<'ast> for Handle {
+        fn visit_local(&mut self, l: &'ast syn::Local) {
+            if let (Pat::Ident(i), Some(init)) = (&l.pat, &l.init) {
+                if contains(node_span(&*init.expr), self.0) {
+                    self.1 = Some(i.ident.to_string());
+                }
+            }
+            syn::visit::visit_local(self, l);
+        }
+    }
+    struct Finder(Span, Option<String>, Option<Span>);
+    impl Finder {
+        /// Whether `e` is the spawned task itself: its handle, or the spawn call.
+        fn is_task(&self, e: &Expr) -> bool {
+            let e = crate::rust::sockets::through_wrappers(e);
+            contains(node_span(e), self.0)
+                || local_name(e).is_some_and(|n| Some(&n) == self.1.as_ref())
+        }
+    }
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+        fn visit_expr(&mut self, e: &'ast Expr) {
+            let at = match e {
+                Expr::Loop(l) => Some(span_of(l.loop_token.span)),
+                Expr::While(w) => Some(span_of(w.while_token.span)),
+                Expr::ForLoop(l) if !joins(&l.body) => Some(span_of(l.for_token.span)),
+                Expr::Await(a) if !self.is_task(&a.base) => Some(span_of(a.await_token.span)),
+                _ => None,
+            };
+            if let Some(at) = at.filter(|at| at.start >= self.0.end) {
+                self.2.get_or_insert(at);
+            }
+            syn::visit::visit_expr(self, e);
+        }
+    }
+    fn joins(body: &Block) -> bool {
+        struct Joins(bool);
+        impl<'ast> Visit<'ast> for Joins {
+            fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+                self.0 |= m.method == "join";
+                syn::visit::visit_expr_method_call(self, m);
+            }
+        }
+        let mut j = Joins(false);
+        j.visit_block(body);
+        j.0
+    }
+    let mut handle = Handle(task, None);
+    handle.visit_block(f.block);
+    let mut finder = Finder(task, handle.1, None);
+    finder.visit_block(f.block);
+    finder.2
+}
+
+/// Whether `drop(name)` is called between `from` and `to`: the spawner lets go of its owner
+/// before it keeps running, and the task is the last one.
+fn dropped_between(block: &Block, name: &str, from: u32, to: u32) -> bool {
+    struct Finder<'n>(&'n str, u32, u32, bool);
+    impl<'ast> Visit<'ast> for Finder<'_> {
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
+            let at = node_span(c).start;
+            self.3 |= path_ends_with(&c.func, &["drop"])
+                && c.args.len() == 1
+                && local_name(&c.args[0]).as_deref() == Some(self.0)
+                && (self.1..self.2).contains(&at);
+            syn::visit::visit_expr_call(self, c);
+        }
+    }
+    let mut f = Finder(name, from, to, false);
+    f.visit_block(block);
+    f.3
 }

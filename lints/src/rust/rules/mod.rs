@@ -1,9 +1,13 @@
 //! One rule per file.
 
+pub mod blocked_while_owning;
 pub mod client_pool_disabled;
+pub mod eof_ignored;
 pub mod listener_never_accepted;
 pub mod server_keepalive_disabled;
 pub mod socket_leaked;
+pub mod stored_never_removed;
+pub mod stream_never_registered;
 pub mod zero_linger;
 
 use super::Context;
@@ -13,8 +17,21 @@ use crate::registry::Rule;
 pub type Check = fn(&Context<'_>, &mut Vec<Diagnostic>);
 
 pub static ALL: &[(&Rule, Check)] = &[
+    (&eof_ignored::EOF_IGNORED, eof_ignored::check),
     (&zero_linger::ZERO_LINGER, zero_linger::check),
     (&socket_leaked::SOCKET_LEAKED, socket_leaked::check),
+    (
+        &stored_never_removed::STORED_NEVER_REMOVED,
+        stored_never_removed::check,
+    ),
+    (
+        &stream_never_registered::STREAM_NEVER_REGISTERED,
+        stream_never_registered::check,
+    ),
+    (
+        &blocked_while_owning::BLOCKED_WHILE_OWNING,
+        blocked_while_owning::check,
+    ),
     (
         &listener_never_accepted::LISTENER_NEVER_ACCEPTED,
         listener_never_accepted::check,

@@ -36,7 +36,10 @@ crate::declare_rule! {
     /// this process calls close(). A leaked socket is never closed: the connection sits in
     /// CLOSE_WAIT, and its file descriptor and kernel buffers are held until the process exits.
     /// Every leaked connection costs one descriptor, so a busy server reaches its `ulimit -n`,
-    /// `accept()` starts failing with EMFILE, and new clients are refused or time out.
+    /// `accept()` starts failing with EMFILE, and new clients are refused or time out. A raw fd
+    /// that was `shutdown()` but never closed has sent its FIN, so its connection ends without
+    /// CLOSE_WAIT, but the descriptor is held all the same. Both are measured on this rule's
+    /// fixtures in `docs/evidence.md`.
     ///
     /// ## Example
     /// ```rust
@@ -66,6 +69,8 @@ crate::declare_rule! {
 
 const NOTE: &str = "when the peer closes, the kernel acknowledges its FIN and the connection waits in CLOSE_WAIT for this process to close its side; a leaked socket is never closed, so the connection, its file descriptor and its buffers are held until the process exits, and once the descriptors run out accept() fails with EMFILE and new connections are refused";
 
+const SHUTDOWN_NOTE: &str = "`shutdown` sent this side's FIN, so the connection itself ends normally, without CLOSE_WAIT; but the descriptor is never closed, so every connection holds one until the process exits, and once the descriptors run out accept() fails with EMFILE and new connections are refused";
+
 const KEEP_HELP: &str = "let the socket be dropped when the connection is done (end of scope or `drop(stream)`); if it must outlive this function, store it in a value that is dropped when the connection ends";
 
 /// One leak: where the socket escapes, what happens there, where it was accepted.
@@ -75,6 +80,7 @@ struct Leak {
     label: String,
     accepted: Span,
     extra: Vec<(Span, String)>,
+    note: &'static str,
     help: &'static str,
 }
 
@@ -140,7 +146,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         for (span, label) in leak.extra {
             d = d.label(Location::new(0, span), label);
         }
-        out.push(d.note(NOTE).help(leak.help));
+        out.push(d.note(leak.note).help(leak.help));
     }
 }
 
@@ -252,6 +258,7 @@ impl Sinks<'_> {
                 .to_string(),
             accepted: socket.1,
             extra: Vec::new(),
+            note: NOTE,
             help: KEEP_HELP,
         });
     }
@@ -311,7 +318,7 @@ impl<'ast> Visit<'ast> for Sinks<'_> {
         if let Some((at, name, accepted)) = init.and_then(|e| self.fd_taken_out(e, discarded)) {
             if discarded {
                 if !self.fd_handed_over(name.as_deref()) {
-                    self.leaks.push(Leak { at, message: "the raw fd of an accepted socket is thrown away, so nothing will close it".to_string(), label: "ownership is given up here and the result is discarded".to_string(), accepted, extra: Vec::new(), help: "keep the socket and borrow its fd with `as_raw_fd()`; or close the fd (`libc::close`) or take it back with `from_raw_fd` when the connection is done" });
+                    self.leaks.push(Leak { at, message: "the raw fd of an accepted socket is thrown away, so nothing will close it".to_string(), label: "ownership is given up here and the result is discarded".to_string(), accepted, extra: Vec::new(), note: NOTE, help: "keep the socket and borrow its fd with `as_raw_fd()`; or close the fd (`libc::close`) or take it back with `from_raw_fd` when the connection is done" });
                 }
             } else if let Some(Pat::Ident(i)) = pat {
                 self.raw.push(RawFd {
@@ -415,12 +422,14 @@ fn judge_raw(
             label: format!("the fd is stored here; dropping the `{ty}` will not close it"),
             accepted: fd.accepted,
             extra: [given_up(fd), vec![(def, format!("no `impl Drop for {ty}` in this file, and nothing in it closes a raw fd"))]].concat(),
+            note: NOTE,
             help: "store an owning type instead (`OwnedFd`, `TcpStream::from_raw_fd(fd)`), or add `impl Drop` that calls `libc::close` on the field",
         });
     }
     if hands_over(&uses) {
         return None;
     }
+    let shut_down = matches!(uses.last().map(|u| &u.kind), Some(UseKind::Argument { callee, .. }) if callee.named(&["shutdown"]));
     Some(Leak {
         at: uses.last().map_or(fd.from, |u| u.span),
         message: format!("{origin} `{}` is never closed", fd.name),
@@ -431,6 +440,7 @@ fn judge_raw(
         },
         accepted: fd.accepted,
         extra: given_up(fd),
+        note: if shut_down { SHUTDOWN_NOTE } else { NOTE },
         help: "close the fd when the connection is done (`libc::close(fd)`), or wrap it at once in an owner that closes on drop (`OwnedFd::from_raw_fd`, `TcpStream::from_raw_fd`)",
     })
 }

@@ -28,7 +28,8 @@ crate::declare_rule! {
     /// same addresses and ports, and so that a lost final ACK can be retransmitted. Removing it
     /// trades a bounded cost (a socket held for 60 s) for silent data loss and resets that are
     /// hard to diagnose. The cure for TIME_WAIT on a server is to stop closing first (keep
-    /// connections alive, let clients close), not to reset connections.
+    /// connections alive, let clients close), not to reset connections. Measured on this rule's
+    /// fixtures in `docs/evidence.md`.
     ///
     /// ## Example
     /// ```rust

@@ -28,6 +28,11 @@ crate::declare_rule! {
     /// Timestamps are often switched off to hide the host's uptime. Current kernels add a random
     /// offset to the timestamp clock (`tcp_timestamps = 1`), so they no longer reveal it.
     ///
+    /// The lab checks this on a real kernel (`docs/evidence.md`): with `tcp_timestamps = 0`,
+    /// the default loopback reuse gave no TIME_WAIT port back to `connect()`, and with
+    /// timestamps on it did; a connection's timestamp clock was the time since boot with
+    /// `tcp_timestamps = 2` and off by a random amount with 1.
+    ///
     /// ## Example
     /// ```ini
     /// net.ipv4.tcp_timestamps = 0

@@ -30,6 +30,9 @@ crate::declare_rule! {
     /// the clients close (HTTP keep-alive); for a host that runs out of ports on its own
     /// outgoing connections, `net.ipv4.tcp_tw_reuse = 1` is the safe way to reuse them.
     ///
+    /// The lab checks on a current kernel that the key is gone and what `sysctl -p` and
+    /// systemd-sysctl then do (`docs/evidence.md`).
+    ///
     /// ## Example
     /// ```ini
     /// net.ipv4.tcp_tw_reuse = 1

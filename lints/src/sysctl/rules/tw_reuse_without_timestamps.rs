@@ -24,6 +24,11 @@ crate::declare_rule! {
     /// second. Reuse also needs the peer to answer with timestamps; nearly every TCP stack
     /// does.
     ///
+    /// The lab checks this on a real kernel (`docs/evidence.md`): once every local port toward
+    /// a destination was in TIME_WAIT and older than the reuse delay, `connect()` took them
+    /// over when the connections had carried timestamps, and still failed with
+    /// `EADDRNOTAVAIL` with `tcp_timestamps = 0`.
+    ///
     /// ## Example
     /// ```ini
     /// net.ipv4.tcp_tw_reuse = 1

@@ -1,0 +1,615 @@
+//! What the end-of-stream rules know: which values of a function hold a connection (so a read
+//! on them can return `Ok(0)` when the peer closes), which calls are such reads, and which
+//! functions of the file hand the end of stream back to their caller (one level of calls).
+//!
+//! - [`Streams`]: the names of one function that hold a connection or a container of
+//!   connections: accepted sockets ([`accepted_names`]), parameters and `let`s whose type
+//!   mentions `TcpStream` / `UnixStream`, `TcpStream::connect(..)`, aliases (`let s = &mut
+//!   stream`), `BufReader::new(s)`, `s.try_clone()`, `s.split()` / `into_split()` /
+//!   `io::split(s)` halves, containers a socket is `insert`ed or `push`ed into and what their
+//!   `get_mut` / `get` / index returns, and fields of the file's structs whose type mentions a
+//!   stream type (`self.stream`, `self.conns.get_mut(&token)`). Files, stdin and anything the
+//!   analysis cannot trace are not connections: a rule built on this stays silent on them.
+//! - [`read_site`]: a call that returns a byte count that is 0 at end of stream: `read`,
+//!   `read_buf`, `try_read`, `read_line`, `read_until`, `read_vectored` on a connection (with
+//!   `.await`, `?`, `unwrap`... around it), or a call of a function of the file whose
+//!   [`EofSummary`] says it returns the end of stream as success.
+//! - [`summaries`]: for each function of the file, whether a read on one of its parameters
+//!   (or `self`) reaches a successful return at end of stream: it returns the read's count
+//!   itself (`s.read(buf)` as its tail, `let n = s.read(buf)?; Ok(n)`), or its `Ok(0)` arm /
+//!   `if n == 0` branch returns `Ok(..)`.
+
+use std::collections::{HashMap, HashSet};
+
+use nginx_parser::Span;
+use syn::visit::{self, Visit};
+use syn::{Block, Expr, Member, Pat, Stmt};
+
+use super::flow::contains;
+use super::node_span;
+use super::sockets::{
+    accepted_names, method_span, through_access, through_wrappers, Function, Imports, Shape,
+};
+
+/// Type names that are connections.
+const STREAM_TYPES: &[&str] = &["TcpStream", "UnixStream"];
+
+/// Methods whose result counts bytes read and is 0 at end of stream.
+pub const READS: &[&str] = &[
+    "read",
+    "read_buf",
+    "try_read",
+    "try_read_buf",
+    "read_line",
+    "read_until",
+    "read_vectored",
+];
+
+/// Methods whose result (on a connection or a container of them) is still one.
+const STREAM_METHODS: &[&str] = &[
+    "try_clone",
+    "split",
+    "into_split",
+    "get_mut",
+    "get",
+    "by_ref",
+    "get_ref",
+    "as_mut",
+    "borrow_mut",
+    "lock",
+];
+
+/// Whether a type mentions a stream type anywhere (`TcpStream`, `&mut TcpStream`,
+/// `BufReader<TcpStream>`, `HashMap<Token, TcpStream>`).
+pub fn mentions_stream(ty: &syn::Type) -> bool {
+    struct Idents(bool);
+    impl<'ast> Visit<'ast> for Idents {
+        fn visit_ident(&mut self, i: &'ast proc_macro2::Ident) {
+            self.0 |= STREAM_TYPES.iter().any(|t| i == t);
+        }
+    }
+    let mut v = Idents(false);
+    v.visit_type(ty);
+    v.0
+}
+
+/// The fields of the file's structs whose type mentions a stream type.
+pub fn stream_fields(file: &syn::File) -> HashSet<String> {
+    struct Finder(HashSet<String>);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_field(&mut self, f: &'ast syn::Field) {
+            if let Some(name) = &f.ident {
+                if mentions_stream(&f.ty) {
+                    self.0.insert(name.to_string());
+                }
+            }
+        }
+    }
+    let mut f = Finder(HashSet::new());
+    f.visit_file(file);
+    f.0
+}
+
+/// The names of one function that hold a connection (or a container of connections).
+pub struct Streams<'f> {
+    names: HashSet<String>,
+    fields: &'f HashSet<String>,
+    /// Accept sites of accepted sockets, by name.
+    pub accepted: HashMap<String, Span>,
+}
+
+impl<'f> Streams<'f> {
+    /// The connections of `f`; with `all_params`, every parameter counts as one (to summarise a
+    /// helper whose callers pass a connection).
+    pub fn of(
+        imports: &Imports,
+        f: &Function<'_>,
+        fields: &'f HashSet<String>,
+        all_params: bool,
+    ) -> Self {
+        let mut streams = Streams {
+            names: HashSet::new(),
+            fields,
+            accepted: HashMap::new(),
+        };
+        for (name, a) in accepted_names(imports, f.block) {
+            if a.shape == Shape::Socket {
+                streams.accepted.insert(name.clone(), a.site);
+                streams.names.insert(name);
+            }
+        }
+        for input in &f.sig.inputs {
+            if let syn::FnArg::Typed(t) = input {
+                if all_params || mentions_stream(&t.ty) {
+                    streams.names.extend(pat_idents(&t.pat));
+                }
+            }
+        }
+        // Twice: a name may be used before the statement that makes it a container.
+        for _ in 0..2 {
+            let mut binder = Binder {
+                streams: &mut streams,
+                imports,
+            };
+            binder.visit_block(f.block);
+        }
+        streams
+    }
+
+    /// Whether `expr` holds a connection: a name or field of one, through `&`, `lock()`,
+    /// `unwrap()`, `get_mut(..)` on a container, indexing.
+    pub fn holds(&self, expr: &Expr) -> bool {
+        match through_access(expr) {
+            Expr::Path(p) => p
+                .path
+                .get_ident()
+                .is_some_and(|i| self.names.contains(&i.to_string())),
+            Expr::Field(f) => {
+                matches!(&f.member, Member::Named(i) if self.fields.contains(&i.to_string()))
+            }
+            Expr::MethodCall(m) if STREAM_METHODS.contains(&m.method.to_string().as_str()) => {
+                self.holds(&m.receiver)
+            }
+            Expr::Index(i) => self.holds(&i.expr),
+            _ => false,
+        }
+    }
+
+    /// Whether a value bound from `init` holds a connection.
+    fn source(&self, imports: &Imports, init: &Expr) -> bool {
+        let init = through_wrappers(init);
+        if self.holds(init) {
+            return true;
+        }
+        match init {
+            Expr::Call(c) => {
+                let connect = imports.calls_tail(&c.func, &["TcpStream", "connect"])
+                    || imports.calls_tail(&c.func, &["UnixStream", "connect"]);
+                let wraps = imports.calls_tail(&c.func, &["BufReader", "new"])
+                    || imports.calls_tail(&c.func, &["BufReader", "with_capacity"])
+                    || imports.calls_tail(&c.func, &["io", "split"]);
+                connect || (wraps && c.args.iter().any(|a| self.holds(a)))
+            }
+            _ => false,
+        }
+    }
+
+    /// The root name of a connection expression (`conns` in `conns.get_mut(&t).unwrap()`,
+    /// `self` in `self.stream`).
+    pub fn root(expr: &Expr) -> Option<String> {
+        match through_access(expr) {
+            Expr::Path(p) => p.path.get_ident().map(ToString::to_string),
+            Expr::Field(f) => Self::root(&f.base),
+            Expr::MethodCall(m) => Self::root(&m.receiver),
+            Expr::Index(i) => Self::root(&i.expr),
+            _ => None,
+        }
+    }
+}
+
+struct Binder<'s, 'f, 'i> {
+    streams: &'s mut Streams<'f>,
+    imports: &'i Imports,
+}
+
+impl<'ast> Visit<'ast> for Binder<'_, '_, '_> {
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+    fn visit_local(&mut self, l: &'ast syn::Local) {
+        let typed = matches!(&l.pat, Pat::Type(t) if mentions_stream(&t.ty));
+        if typed
+            || l.init
+                .as_ref()
+                .is_some_and(|i| self.streams.source(self.imports, &i.expr))
+        {
+            self.streams.names.extend(pat_idents(&l.pat));
+        }
+        visit::visit_local(self, l);
+    }
+    fn visit_expr_let(&mut self, l: &'ast syn::ExprLet) {
+        if self.streams.source(self.imports, &l.expr) {
+            self.streams.names.extend(pat_idents(&l.pat));
+        }
+        visit::visit_expr_let(self, l);
+    }
+    fn visit_expr_match(&mut self, m: &'ast syn::ExprMatch) {
+        if self.streams.source(self.imports, &m.expr) {
+            for arm in &m.arms {
+                self.streams.names.extend(pat_idents(&arm.pat));
+            }
+        }
+        visit::visit_expr_match(self, m);
+    }
+    fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+        // `conns.insert(token, stream)`, `conns.push(stream)`: `conns` holds connections.
+        if matches!(
+            m.method.to_string().as_str(),
+            "insert" | "push" | "push_back"
+        ) && m.args.iter().any(|a| self.streams.holds(a))
+        {
+            if let Some(Expr::Path(p)) = Some(through_access(&m.receiver)) {
+                if let Some(i) = p.path.get_ident() {
+                    self.streams.names.insert(i.to_string());
+                }
+            }
+        }
+        visit::visit_expr_method_call(self, m);
+    }
+}
+
+/// The names a pattern binds (through `Some(..)`, `Ok(..)`, tuples, `mut`, `ref`, types).
+pub fn pat_idents(pat: &Pat) -> Vec<String> {
+    struct Names(Vec<String>);
+    impl<'ast> Visit<'ast> for Names {
+        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+            self.0.push(p.ident.to_string());
+            visit::visit_pat_ident(self, p);
+        }
+    }
+    let mut n = Names(Vec::new());
+    n.visit_pat(pat);
+    n.0
+}
+
+/// What a function of the file does with the end of stream of a read on its parameter.
+#[derive(Clone, Copy, Debug)]
+pub enum EofSummary {
+    /// It returns the byte count (0 at end of stream) to its caller.
+    Count,
+    /// It returns `Ok(..)` at end of stream (at the given arm or branch): the caller cannot
+    /// tell end of stream from a value.
+    Value(Span),
+}
+
+/// A call whose result says "end of stream" only by being 0 or an ordinary-looking `Ok(..)`.
+#[derive(Clone, Debug)]
+pub struct ReadSite {
+    /// The call (method name to closing parenthesis for a method).
+    pub span: Span,
+    /// The read method, or the helper's name.
+    pub name: String,
+    /// The helper's summary when the call is to a function of the file.
+    pub helper: Option<EofSummary>,
+    /// The connection expression's root name (`stream`, `self`, `conns`).
+    pub root: Option<String>,
+    /// Whether the read is awaited (async).
+    pub awaited: bool,
+    /// The buffer a `read_line` / `read_until` appends to (`line` in `&mut line`).
+    pub buffer: Option<String>,
+}
+
+/// Whether `expr` (through `?`, `.await`, `unwrap`...) is a read on a connection or a call of a
+/// summarised helper with a connection argument (or on `self`).
+pub fn read_site(
+    streams: &Streams<'_>,
+    helpers: &HashMap<String, EofSummary>,
+    expr: &Expr,
+) -> Option<ReadSite> {
+    let awaited = has_await(expr);
+    match through_wrappers(expr) {
+        Expr::MethodCall(m) => {
+            let name = m.method.to_string();
+            if READS.contains(&name.as_str()) && streams.holds(&m.receiver) {
+                let buffer = m.args.last().and_then(|a| match through_access(a) {
+                    Expr::Path(p) => p.path.get_ident().map(ToString::to_string),
+                    _ => None,
+                });
+                return Some(ReadSite {
+                    span: method_span(m),
+                    name,
+                    helper: None,
+                    root: Streams::root(&m.receiver),
+                    awaited,
+                    buffer,
+                });
+            }
+            let helper = *helpers.get(&name)?;
+            let on_self =
+                matches!(through_access(&m.receiver), Expr::Path(p) if p.path.is_ident("self"));
+            (on_self || streams.holds(&m.receiver) || m.args.iter().any(|a| streams.holds(a))).then(
+                || ReadSite {
+                    span: method_span(m),
+                    name,
+                    helper: Some(helper),
+                    root: Streams::root(&m.receiver),
+                    awaited,
+                    buffer: None,
+                },
+            )
+        }
+        Expr::Call(c) => {
+            let Expr::Path(p) = &*c.func else { return None };
+            let name = p.path.get_ident()?.to_string();
+            let helper = *helpers.get(&name)?;
+            let arg = c.args.iter().find(|a| streams.holds(a))?;
+            Some(ReadSite {
+                span: node_span(c),
+                name,
+                helper: Some(helper),
+                root: Streams::root(arg),
+                awaited,
+                buffer: None,
+            })
+        }
+        _ => None,
+    }
+}
+
+fn has_await(mut expr: &Expr) -> bool {
+    loop {
+        expr = match expr {
+            Expr::Await(_) => return true,
+            Expr::Try(t) => &t.expr,
+            Expr::Paren(p) => &p.expr,
+            Expr::MethodCall(m) if m.args.len() <= 1 => &m.receiver,
+            _ => return false,
+        }
+    }
+}
+
+/// Whether a pattern is `Ok(0)` (possibly one alternative of an or-pattern).
+pub fn is_ok_zero(pat: &Pat) -> bool {
+    match pat {
+        Pat::Or(o) => o.cases.iter().any(is_ok_zero),
+        Pat::TupleStruct(t) => {
+            t.path.segments.last().is_some_and(|s| s.ident == "Ok")
+                && matches!(t.elems.first(), Some(Pat::Lit(l)) if matches!(&l.lit, syn::Lit::Int(i) if i.base10_digits() == "0"))
+        }
+        _ => false,
+    }
+}
+
+/// Whether `e` is `name == 0`, `0 == name`, `name < 1` (through parentheses and casts), or an
+/// `||` with such an operand.
+pub fn is_zero_test(e: &Expr, name: &str) -> bool {
+    let is_name = |e: &Expr| {
+        let mut e = e;
+        while let Expr::Paren(_) | Expr::Cast(_) = e {
+            e = match e {
+                Expr::Paren(p) => &p.expr,
+                Expr::Cast(c) => &c.expr,
+                _ => unreachable!("matched above"),
+            };
+        }
+        matches!(e, Expr::Path(p) if p.path.is_ident(name))
+    };
+    let lit = |e: &Expr, v: &str| matches!(e, Expr::Lit(l) if matches!(&l.lit, syn::Lit::Int(i) if i.base10_digits() == v));
+    match e {
+        Expr::Paren(p) => is_zero_test(&p.expr, name),
+        Expr::Binary(b) => match b.op {
+            syn::BinOp::Eq(_) | syn::BinOp::Le(_) => {
+                (is_name(&b.left) && lit(&b.right, "0")) || (lit(&b.left, "0") && is_name(&b.right))
+            }
+            syn::BinOp::Lt(_) => is_name(&b.left) && lit(&b.right, "1"),
+            syn::BinOp::Or(_) => is_zero_test(&b.left, name) || is_zero_test(&b.right, name),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// The summaries of the file's functions that hand end of stream back as success, by name.
+pub fn summaries(
+    imports: &Imports,
+    fns: &[Function<'_>],
+    fields: &HashSet<String>,
+) -> HashMap<String, EofSummary> {
+    let mut defined: HashMap<&str, usize> = HashMap::new();
+    for f in fns {
+        *defined.entry(f.name.as_str()).or_default() += 1;
+    }
+    let none = HashMap::new();
+    let mut out = HashMap::new();
+    // A name defined twice in the file cannot be told apart at a call: neither is used.
+    for f in fns
+        .iter()
+        .filter(|f| !f.is_test && defined.get(f.name.as_str()) == Some(&1))
+    {
+        let streams = Streams::of(imports, f, fields, true);
+        if let Some(s) = summarise(&streams, &none, f.block) {
+            out.insert(f.name.clone(), s);
+        }
+    }
+    out
+}
+
+fn summarise(
+    streams: &Streams<'_>,
+    helpers: &HashMap<String, EofSummary>,
+    block: &Block,
+) -> Option<EofSummary> {
+    // The byte count returned: `s.read(buf)` as the tail, or `Ok(n)` of a `let n = read`.
+    let mut counts: Vec<String> = Vec::new();
+    for stmt in &block.stmts {
+        if let Stmt::Local(l) = stmt {
+            if let (Some(init), Pat::Ident(i)) = (&l.init, &l.pat) {
+                if read_site(streams, helpers, &init.expr).is_some() {
+                    counts.push(i.ident.to_string());
+                }
+            }
+        }
+    }
+    if let Some(Stmt::Expr(tail, None)) = block.stmts.last() {
+        if read_site(streams, helpers, tail).is_some() && !matches!(tail, Expr::Try(_)) {
+            return Some(EofSummary::Count);
+        }
+        if let Some(inner) = ok_value(tail) {
+            if matches!(inner, Expr::Path(p) if p.path.get_ident().is_some_and(|i| counts.contains(&i.to_string())))
+            {
+                return Some(EofSummary::Count);
+            }
+        }
+    }
+    let mut finder = EofReturn {
+        streams,
+        helpers,
+        counts,
+        tail: block.stmts.last().and_then(|s| match s {
+            Stmt::Expr(e, None) => Some(node_span(e)),
+            _ => None,
+        }),
+        found: None,
+    };
+    finder.visit_block(block);
+    finder.found.map(EofSummary::Value)
+}
+
+/// `Ok(x)` → `x`.
+fn ok_value(e: &Expr) -> Option<&Expr> {
+    match e {
+        Expr::Call(c)
+            if c.args.len() == 1 && matches!(&*c.func, Expr::Path(p) if p.path.is_ident("Ok")) =>
+        {
+            Some(&c.args[0])
+        }
+        Expr::Return(r) => r.expr.as_deref().and_then(ok_value),
+        Expr::Block(b) => match b.block.stmts.last() {
+            Some(Stmt::Expr(e, _)) => ok_value(e),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Finds an `Ok(0)` arm of a match on a read, or the branch of an `if n == 0` on a read's
+/// count, that returns `Ok(..)` (with `return`, or as the value of the function's tail).
+struct EofReturn<'s, 'f> {
+    streams: &'s Streams<'f>,
+    helpers: &'s HashMap<String, EofSummary>,
+    counts: Vec<String>,
+    tail: Option<Span>,
+    found: Option<Span>,
+}
+
+impl EofReturn<'_, '_> {
+    fn returns_ok(&self, body: &Expr, in_tail: bool) -> bool {
+        match body {
+            Expr::Return(r) => r.expr.as_deref().and_then(ok_value).is_some(),
+            Expr::Block(b) => match b.block.stmts.last() {
+                Some(Stmt::Expr(e, _)) => self.returns_ok(e, in_tail),
+                _ => false,
+            },
+            e => in_tail && ok_value(e).is_some(),
+        }
+    }
+}
+
+impl<'ast> Visit<'ast> for EofReturn<'_, '_> {
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+    fn visit_expr_match(&mut self, m: &'ast syn::ExprMatch) {
+        if read_site(self.streams, self.helpers, &m.expr).is_some() {
+            let in_tail = self.tail.is_some_and(|t| contains(t, node_span(m)));
+            for arm in &m.arms {
+                if is_ok_zero(&arm.pat) && self.returns_ok(&arm.body, in_tail) {
+                    self.found.get_or_insert(node_span(&arm.pat));
+                }
+            }
+        }
+        visit::visit_expr_match(self, m);
+    }
+    fn visit_expr_if(&mut self, i: &'ast syn::ExprIf) {
+        if self.counts.iter().any(|n| is_zero_test(&i.cond, n)) {
+            let returns = match i.then_branch.stmts.last() {
+                Some(Stmt::Expr(e, _)) => self.returns_ok(e, false),
+                _ => false,
+            };
+            if returns {
+                self.found.get_or_insert(node_span(&i.cond));
+            }
+        }
+        visit::visit_expr_if(self, i);
+    }
+    fn visit_local(&mut self, l: &'ast syn::Local) {
+        if let (Some(init), Pat::Ident(i)) = (&l.init, &l.pat) {
+            if read_site(self.streams, self.helpers, &init.expr).is_some() {
+                self.counts.push(i.ident.to_string());
+            }
+        }
+        visit::visit_local(self, l);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rust::sockets::functions;
+
+    fn parse(src: &str) -> syn::File {
+        syn::parse_file(src).expect("test source parses")
+    }
+
+    fn summary_of(src: &str, name: &str) -> Option<EofSummary> {
+        let file = parse(src);
+        let imports = Imports::of(&file);
+        let fns = functions(&file);
+        summaries(&imports, &fns, &stream_fields(&file))
+            .get(name)
+            .copied()
+    }
+
+    #[test]
+    fn helpers_that_return_end_of_stream_as_success() {
+        let value = "fn m(s: &mut TcpStream) -> io::Result<Vec<u8>> { let mut b = [0; 8]; match s.read(&mut b) { Ok(0) => return Ok(Vec::new()), Ok(n) => Ok(b[..n].to_vec()), Err(e) => Err(e) } }";
+        assert!(matches!(summary_of(value, "m"), Some(EofSummary::Value(_))));
+        let branch = "fn m(s: &mut TcpStream) -> io::Result<String> { let n = s.read(&mut b)?; if n == 0 { return Ok(String::new()); } Ok(x) }";
+        assert!(matches!(
+            summary_of(branch, "m"),
+            Some(EofSummary::Value(_))
+        ));
+        let count = "fn fill(s: &mut TcpStream, b: &mut [u8]) -> io::Result<usize> { s.read(b) }";
+        assert!(matches!(summary_of(count, "fill"), Some(EofSummary::Count)));
+        let count_ok =
+            "fn fill(s: &mut TcpStream, b: &mut [u8]) -> io::Result<usize> { let n = s.read(b)?; Ok(n) }";
+        assert!(matches!(
+            summary_of(count_ok, "fill"),
+            Some(EofSummary::Count)
+        ));
+    }
+
+    #[test]
+    fn helpers_that_report_end_of_stream_or_do_not_read() {
+        let err = "fn m(s: &mut TcpStream) -> io::Result<usize> { match s.read(&mut b) { Ok(0) => Err(io::ErrorKind::UnexpectedEof.into()), Ok(n) => Ok(n), Err(e) => Err(e) } }";
+        assert!(summary_of(err, "m").is_none());
+        let exact = "fn m(s: &mut TcpStream) -> io::Result<()> { s.read_exact(&mut b) }";
+        assert!(summary_of(exact, "m").is_none());
+        // Two functions of one name: calls cannot be told apart.
+        let twice = "mod a { fn f(s: &mut TcpStream) -> io::Result<usize> { s.read(b) } } mod b { fn f() {} }";
+        assert!(summary_of(twice, "f").is_none());
+    }
+
+    #[test]
+    fn connections_are_traced_through_wrappers_and_containers() {
+        let src = "struct C { sock: TcpStream } fn f(p: &mut TcpStream, file: File) { let (s, _) = l.accept().unwrap(); let r = BufReader::new(&s); let w = s.try_clone().unwrap(); let mut conns = HashMap::new(); conns.insert(1, s); let c = conns.get_mut(&1).unwrap(); }";
+        let file = parse(src);
+        let imports = Imports::of(&file);
+        let fns = functions(&file);
+        let fields = stream_fields(&file);
+        let streams = Streams::of(&imports, &fns[0], &fields, false);
+        for name in ["p", "s", "r", "w", "conns", "c", "self.sock"] {
+            let e: Expr = syn::parse_str(name).expect("name parses");
+            assert!(streams.holds(&e), "{name} holds a connection");
+        }
+        for name in ["file", "l", "self.other"] {
+            let e: Expr = syn::parse_str(name).expect("name parses");
+            assert!(!streams.holds(&e), "{name} is not a connection");
+        }
+    }
+
+    #[test]
+    fn zero_tests() {
+        for (src, yes) in [
+            ("n == 0", true),
+            ("0 == n", true),
+            ("n < 1", true),
+            ("(n as usize) == 0 || closed", true),
+            ("n > 0", false),
+            ("m == 0", false),
+        ] {
+            let e: Expr = syn::parse_str(src).expect("test expression parses");
+            assert_eq!(is_zero_test(&e, "n"), yes, "{src}");
+        }
+        let p: Pat = syn::parse::Parser::parse_str(Pat::parse_multi, "Ok(0) | Err(_)")
+            .expect("pattern parses");
+        assert!(is_ok_zero(&p));
+    }
+}

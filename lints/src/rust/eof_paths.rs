@@ -1,0 +1,739 @@
+//! The end-of-stream path of one read inside the loop that repeats it: which code runs when the
+//! read returns 0 (the `Ok(0)` arm or the arm that binds the count, the rest of the loop body,
+//! the branch of an `if n == 0`), and whether anything on it can leave the loop, test the
+//! count, or hand the connection to other code. Built on [`crate::rust::flow`]; used by
+//! `eof-ignored`.
+
+use std::collections::HashSet;
+
+use nginx_parser::Span;
+use proc_macro2::TokenTree;
+use syn::visit::{self, Visit};
+use syn::{BinOp, Expr, Pat, Stmt};
+
+use super::eof::{is_ok_zero, is_zero_test, ReadSite, READS};
+use super::flow::{contains, exits_of_stmts, Exit, LoopKind, LoopSite};
+use super::node_span;
+use super::sockets::{idents_in_expr, is_print_macro, through_access, through_wrappers};
+
+/// How a read's result is consumed.
+pub enum Form<'a> {
+    /// `match read { .. }`.
+    Match(&'a syn::ExprMatch),
+    /// `let n = read?;` (or `let n = match read { Ok(n) => n, .. }`, whose other arms are in
+    /// `skip`).
+    Bound { pat: &'a Pat, skip: Vec<Span> },
+    /// `read?;` or `let _ = read;`.
+    Discarded,
+    /// `while let Ok(n) = read { .. }`.
+    WhileLet(&'a Pat),
+    /// `if let Ok(n) = read { .. } else { .. }`.
+    IfLet(&'a Pat, &'a syn::ExprIf),
+    /// `missing -= read?`.
+    Counter(&'a syn::ExprBinary),
+}
+
+/// A read whose end of stream stays in its loop: where to say so, and how.
+pub struct Verdict {
+    pub at: Span,
+    pub label: String,
+    /// The loop drains a non-blocking socket until `WouldBlock`.
+    pub would_block: bool,
+}
+
+/// Methods on a connection that neither close it nor hand it over.
+const WRITES: &[&str] = &[
+    "write",
+    "write_all",
+    "flush",
+    "peer_addr",
+    "local_addr",
+    "as_raw_fd",
+];
+
+/// Methods a `while` condition may call and still depend only on local data.
+const PURE: &[&str] = &[
+    "len",
+    "is_empty",
+    "ends_with",
+    "starts_with",
+    "contains",
+    "remaining",
+    "has_remaining",
+];
+
+/// Judges a read of `site` consumed as `form` inside `lp`: a [`Verdict`] when no path leaves
+/// the loop at end of stream.
+pub fn judge(
+    site: &ReadSite,
+    form: &Form<'_>,
+    lp: &LoopSite<'_>,
+    stream_fields: &HashSet<String>,
+) -> Option<Verdict> {
+    let mut skip = Vec::new();
+    let (count, at, mut label) = match form {
+        Form::Match(m) => {
+            let (arm, count) = eof_arm(m)?;
+            skip.extend(
+                m.arms
+                    .iter()
+                    .filter(|a| !std::ptr::eq(*a, arm))
+                    .map(node_span),
+            );
+            let label = match &count {
+                None if is_ok_zero(&arm.pat) => {
+                    "end of stream (`Ok(0)`) lands here, and this arm stays in the loop".to_string()
+                }
+                None => "this arm also matches end of stream (`Ok(0)`), and stays in the loop"
+                    .to_string(),
+                Some(n) => format!(
+                    "`{n}` is 0 at end of stream, and this arm carries on without testing it"
+                ),
+            };
+            (count, node_span(&arm.pat), label)
+        }
+        Form::Bound { pat, skip: arms } => {
+            skip.extend(arms.iter().copied());
+            let name = ident(pat)?;
+            let label = match site.helper {
+                Some(super::eof::EofSummary::Value(_)) => format!(
+                    "at end of stream `{name}` holds the helper's success value, and nothing tests it"
+                ),
+                _ => format!("`{name}` is 0 at end of stream, and nothing tests it"),
+            };
+            (Some(name), node_span(*pat), label)
+        }
+        Form::Discarded => (
+            None,
+            site.span,
+            "the byte count is discarded: at end of stream it is 0 and the loop carries on"
+                .to_string(),
+        ),
+        Form::WhileLet(pat) => {
+            let count = match_ok(pat)?;
+            (
+                count,
+                node_span(*pat),
+                "this pattern also matches end of stream (`Ok(0)`), so the loop goes on"
+                    .to_string(),
+            )
+        }
+        Form::IfLet(pat, i) => {
+            let count = match_ok(pat)?;
+            skip.extend(i.else_branch.as_ref().map(|(_, e)| node_span(&**e)));
+            (
+                count,
+                node_span(*pat),
+                "this pattern also matches end of stream (`Ok(0)`)".to_string(),
+            )
+        }
+        Form::Counter(b) => (
+            None,
+            node_span(*b),
+            format!(
+                "`{}` stops changing at end of stream: the read adds 0",
+                ident_expr(&b.left)?
+            ),
+        ),
+    };
+    if matches!(form, Form::WhileLet(_)) && lp.kind != LoopKind::WhileLet {
+        return None;
+    }
+    let body = &lp.body.stmts;
+    let mut at = at;
+    let value = matches!(site.helper, Some(super::eof::EofSummary::Value(_)));
+    if let (Some(n), true) = (&count, value) {
+        // A helper's value: passing it on is treating it as data; only a test of it counts.
+        if in_condition(n, body, &skip, site.span) {
+            return None;
+        }
+    } else if let Some(n) = &count {
+        let uses = CountUses::scan(n, body, &skip);
+        if uses.tested {
+            return None;
+        }
+        if let Some(test) = uses.zero_tests.first() {
+            let (cond, other) = (
+                node_span(&test.cond),
+                test.else_branch.as_ref().map(|(_, e)| node_span(&**e)),
+            );
+            skip.extend(other);
+            at = cond;
+            label = format!("at end of stream `{n}` is 0, and this branch stays in the loop");
+        }
+    }
+    // `read_line` / `read_until` append: an empty line is their end of stream, so a test of
+    // the line is a test for it. (A `read` buffer keeps its old bytes and says nothing.)
+    let appends = matches!(site.name.as_str(), "read_line" | "read_until");
+    if let (Some(buf), true) = (&site.buffer, appends) {
+        if in_condition(buf, body, &skip, site.span) {
+            return None;
+        }
+    }
+    if lp.kind == LoopKind::While && !lp.cond.is_some_and(pure_condition) {
+        return None;
+    }
+    let harmless = |t: &Expr| {
+        contains(node_span(t), site.span)
+            || harmless_try(t, count.as_deref(), site.buffer.as_deref())
+    };
+    if exits_of_stmts(body, &skip).judge(harmless) != Exit::Stays {
+        return None;
+    }
+    if let Some(root) = &site.root {
+        if handed_over(root, body, &skip, stream_fields, site.span) {
+            return None;
+        }
+    }
+    let would_block = idents_in_expr(lp.expr).iter().any(|i| i == "WouldBlock");
+    Some(Verdict {
+        at,
+        label,
+        would_block,
+    })
+}
+
+/// The arm of a match on a read that end of stream reaches, with the count it binds: an
+/// `Ok(0)` arm, or the first unguarded `Ok(n)` / `Ok(_)` / catch-all arm.
+fn eof_arm(m: &syn::ExprMatch) -> Option<(&syn::Arm, Option<String>)> {
+    for arm in &m.arms {
+        let (pat, guarded) = match &arm.pat {
+            Pat::Guard(g) => (&*g.pat, true),
+            p => (p, false),
+        };
+        if is_err(pat) {
+            continue;
+        }
+        if is_ok_zero(pat) {
+            return (!guarded).then_some((arm, None));
+        }
+        let count = match pat {
+            Pat::Wild(_) => None,
+            Pat::Ident(i) if i.subpat.is_none() => return None,
+            p => match_ok(p)?,
+        };
+        return (!guarded).then_some((arm, count));
+    }
+    None
+}
+
+fn is_err(pat: &Pat) -> bool {
+    matches!(pat, Pat::TupleStruct(t) if t.path.segments.last().is_some_and(|s| s.ident == "Err"))
+}
+
+/// `Ok(n)` → `Some(Some("n"))`, `Ok(_)` → `Some(None)`; any other pattern → `None`.
+fn match_ok(pat: &Pat) -> Option<Option<String>> {
+    let Pat::TupleStruct(t) = pat else {
+        return None;
+    };
+    let is_ok = t.path.segments.last().is_some_and(|s| s.ident == "Ok");
+    if !is_ok || t.elems.len() != 1 {
+        return None;
+    }
+    match &t.elems[0] {
+        Pat::Wild(_) => Some(None),
+        Pat::Ident(i) if i.subpat.is_none() => Some(Some(i.ident.to_string())),
+        _ => None,
+    }
+}
+
+fn ident(pat: &Pat) -> Option<String> {
+    match pat {
+        Pat::Ident(i) if i.subpat.is_none() => Some(i.ident.to_string()),
+        Pat::Type(t) => ident(&t.pat),
+        _ => None,
+    }
+}
+
+fn ident_expr(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Path(p) => p.path.get_ident().map(ToString::to_string),
+        _ => None,
+    }
+}
+
+/// A `?` that cannot fire at end of stream: on a read (which returns `Ok(0)`), a `flush`, or a
+/// write of data that is empty then (`&buf[..n]`, the line).
+fn harmless_try(t: &Expr, count: Option<&str>, buffer: Option<&str>) -> bool {
+    let Expr::MethodCall(m) = through_wrappers(t) else {
+        return false;
+    };
+    let method = m.method.to_string();
+    if READS.contains(&method.as_str()) || method == "flush" {
+        return true;
+    }
+    let empty = |a: &Expr| match through_access(a) {
+        Expr::Index(i) => match &*i.index {
+            Expr::Range(r) => r
+                .end
+                .as_deref()
+                .and_then(ident_expr)
+                .is_some_and(|e| Some(e.as_str()) == count),
+            _ => false,
+        },
+        Expr::MethodCall(b) if b.method == "as_bytes" => {
+            ident_expr(through_access(&b.receiver)).as_deref() == buffer && buffer.is_some()
+        }
+        e => buffer.is_some() && ident_expr(e).as_deref() == buffer,
+    };
+    matches!(method.as_str(), "write" | "write_all") && m.args.len() == 1 && empty(&m.args[0])
+}
+
+/// A `while` condition that depends only on local data the loop body changes in place.
+fn pure_condition(cond: &Expr) -> bool {
+    struct Pure(bool);
+    impl<'ast> Visit<'ast> for Pure {
+        fn visit_expr(&mut self, e: &'ast Expr) {
+            match e {
+                Expr::Call(_) | Expr::Macro(_) | Expr::Await(_) => self.0 = false,
+                Expr::MethodCall(m) if !PURE.contains(&m.method.to_string().as_str()) => {
+                    self.0 = false
+                }
+                Expr::Path(p) if p.path.is_ident("self") => self.0 = false,
+                _ => {}
+            }
+            visit::visit_expr(self, e);
+        }
+    }
+    let mut p = Pure(true);
+    p.visit_expr(cond);
+    p.0
+}
+
+/// How a count is used on the end-of-stream path.
+struct CountUses<'a> {
+    name: &'a str,
+    skip: &'a [Span],
+    /// Mentions other than arithmetic, slicing, formatting and zero tests.
+    tested: bool,
+    zero_tests: Vec<&'a syn::ExprIf>,
+}
+
+impl<'a> CountUses<'a> {
+    fn scan(name: &'a str, body: &'a [Stmt], skip: &'a [Span]) -> Self {
+        let mut u = CountUses {
+            name,
+            skip,
+            tested: false,
+            zero_tests: Vec::new(),
+        };
+        for s in body {
+            u.visit_stmt(s);
+        }
+        u
+    }
+
+    fn is_name(&self, e: &Expr) -> bool {
+        matches!(e, Expr::Path(p) if p.path.is_ident(self.name))
+    }
+}
+
+impl<'a> Visit<'a> for CountUses<'a> {
+    fn visit_item(&mut self, _: &'a syn::Item) {}
+    fn visit_expr(&mut self, e: &'a Expr) {
+        if self.skip.contains(&node_span(e)) {
+            return;
+        }
+        match e {
+            Expr::If(i) if is_zero_test(&i.cond, self.name) => {
+                self.zero_tests.push(i);
+                self.visit_block(&i.then_branch);
+                if let Some((_, e)) = &i.else_branch {
+                    self.visit_expr(e);
+                }
+                return;
+            }
+            Expr::Binary(b) if is_arith(&b.op) => {
+                for side in [&*b.left, &*b.right] {
+                    if !self.is_name(side) {
+                        self.visit_expr(side);
+                    }
+                }
+                return;
+            }
+            Expr::Index(i) => {
+                self.visit_expr(&i.expr);
+                return;
+            }
+            Expr::Macro(m) => {
+                let printed = m
+                    .mac
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| is_print_macro(&s.ident.to_string()));
+                self.tested |= !printed && tokens_mention(&m.mac.tokens, self.name);
+                return;
+            }
+            e if self.is_name(e) => self.tested = true,
+            _ => {}
+        }
+        visit::visit_expr(self, e);
+    }
+    fn visit_arm(&mut self, arm: &'a syn::Arm) {
+        if !self.skip.contains(&node_span(arm)) {
+            visit::visit_arm(self, arm);
+        }
+    }
+    fn visit_stmt_macro(&mut self, m: &'a syn::StmtMacro) {
+        let printed = m
+            .mac
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| is_print_macro(&s.ident.to_string()));
+        self.tested |= !printed && tokens_mention(&m.mac.tokens, self.name);
+    }
+}
+
+fn is_arith(op: &BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::Add(_)
+            | BinOp::Sub(_)
+            | BinOp::Mul(_)
+            | BinOp::Div(_)
+            | BinOp::Rem(_)
+            | BinOp::AddAssign(_)
+            | BinOp::SubAssign(_)
+            | BinOp::MulAssign(_)
+    )
+}
+
+fn tokens_mention(tokens: &proc_macro2::TokenStream, name: &str) -> bool {
+    let mut stack = vec![tokens.clone().into_iter()];
+    while let Some(top) = stack.last_mut() {
+        let Some(tt) = top.next() else {
+            stack.pop();
+            continue;
+        };
+        match tt {
+            TokenTree::Ident(i) if i == name => return true,
+            TokenTree::Group(g) => stack.push(g.stream().into_iter()),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether `name` appears in a condition (`if`, `while`, `match` scrutinee, guard) on the path.
+fn in_condition(name: &str, body: &[Stmt], skip: &[Span], read: Span) -> bool {
+    struct Cond<'s> {
+        name: &'s str,
+        skip: &'s [Span],
+        read: Span,
+        hit: bool,
+    }
+    impl<'a> Visit<'a> for Cond<'_> {
+        fn visit_item(&mut self, _: &'a syn::Item) {}
+        fn visit_expr(&mut self, e: &'a Expr) {
+            if self.skip.contains(&node_span(e)) {
+                return;
+            }
+            let cond = match e {
+                Expr::If(i) => Some(&*i.cond),
+                Expr::While(w) => Some(&*w.cond),
+                Expr::Match(m) => Some(&*m.expr),
+                _ => None,
+            };
+            // The read's own scrutinee (`match s.read(&mut buf)`) is not a test of its buffer.
+            self.hit |= cond.is_some_and(|c| {
+                !contains(node_span(c), self.read)
+                    && idents_in_expr(c).iter().any(|i| i == self.name)
+            });
+            visit::visit_expr(self, e);
+        }
+        fn visit_arm(&mut self, arm: &'a syn::Arm) {
+            if !self.skip.contains(&node_span(arm)) {
+                visit::visit_arm(self, arm);
+            }
+        }
+        fn visit_pat_guard(&mut self, g: &'a syn::PatGuard) {
+            self.hit |= idents_in_expr(&g.guard).iter().any(|i| i == self.name);
+            visit::visit_pat_guard(self, g);
+        }
+    }
+    let mut c = Cond {
+        name,
+        skip,
+        read,
+        hit: false,
+    };
+    for s in body {
+        c.visit_stmt(s);
+    }
+    c.hit
+}
+
+/// Whether the end-of-stream path does something with the connection (its root name) other
+/// than reading or writing it: `drop`, `shutdown`, `conns.remove(..)`, passing it to a
+/// function, a method on `self` that may close `self.stream`.
+fn handed_over(
+    root: &str,
+    body: &[Stmt],
+    skip: &[Span],
+    stream_fields: &HashSet<String>,
+    read: Span,
+) -> bool {
+    struct Mentions<'s> {
+        root: &'s str,
+        skip: &'s [Span],
+        fields: &'s HashSet<String>,
+        neutral: Vec<Span>,
+        mentions: Vec<Span>,
+        opaque: bool,
+    }
+    impl<'a> Visit<'a> for Mentions<'_> {
+        fn visit_item(&mut self, _: &'a syn::Item) {}
+        fn visit_expr(&mut self, e: &'a Expr) {
+            let span = node_span(e);
+            if self.skip.contains(&span) {
+                return;
+            }
+            match e {
+                Expr::MethodCall(m) => {
+                    let method = m.method.to_string();
+                    if READS.contains(&method.as_str()) || WRITES.contains(&method.as_str()) {
+                        self.neutral.push(span);
+                    }
+                }
+                Expr::Field(f) if self.root == "self" => {
+                    if let syn::Member::Named(n) = &f.member {
+                        if !self.fields.contains(&n.to_string()) {
+                            self.neutral.push(span);
+                        }
+                    }
+                }
+                Expr::Path(p) if p.path.is_ident(self.root) => self.mentions.push(span),
+                Expr::Macro(m) => {
+                    let printed = m
+                        .mac
+                        .path
+                        .segments
+                        .last()
+                        .is_some_and(|s| is_print_macro(&s.ident.to_string()));
+                    self.opaque |= !printed && tokens_mention(&m.mac.tokens, self.root);
+                }
+                _ => {}
+            }
+            visit::visit_expr(self, e);
+        }
+        fn visit_arm(&mut self, arm: &'a syn::Arm) {
+            if !self.skip.contains(&node_span(arm)) {
+                visit::visit_arm(self, arm);
+            }
+        }
+        fn visit_stmt_macro(&mut self, m: &'a syn::StmtMacro) {
+            let printed = m
+                .mac
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| is_print_macro(&s.ident.to_string()));
+            self.opaque |= !printed && tokens_mention(&m.mac.tokens, self.root);
+        }
+    }
+    let mut m = Mentions {
+        root,
+        skip,
+        fields: stream_fields,
+        neutral: vec![read],
+        mentions: Vec::new(),
+        opaque: false,
+    };
+    for s in body {
+        m.visit_stmt(s);
+    }
+    m.opaque
+        || m.mentions
+            .iter()
+            .any(|s| !m.neutral.iter().any(|n| contains(*n, *s)))
+}
+
+/// One branch of `tokio::select!`: `pattern = future (, if condition)? => body`.
+pub struct SelectBranch {
+    pub pat: Pat,
+    pub future: Expr,
+    pub body: Expr,
+}
+
+/// The branches of a `select!` macro, or `None` when its body does not parse as branches (then
+/// the macro is left to the token scan of [`crate::rust::flow`]).
+pub fn select_branches(mac: &syn::Macro) -> Option<Vec<SelectBranch>> {
+    use syn::parse::ParseStream;
+    use syn::Token;
+    mac.parse_body_with(|input: ParseStream<'_>| {
+        let mut out = Vec::new();
+        if input.peek(syn::Ident) && input.fork().parse::<syn::Ident>()? == "biased" {
+            input.parse::<syn::Ident>()?;
+            input.parse::<Token![;]>()?;
+        }
+        while !input.is_empty() {
+            if input.peek(Token![else]) {
+                input.parse::<Token![else]>()?;
+                input.parse::<Token![=>]>()?;
+                input.parse::<Expr>()?;
+                input.parse::<Option<Token![,]>>()?;
+                continue;
+            }
+            let pat = Pat::parse_multi(input)?;
+            input.parse::<Token![=]>()?;
+            let future: Expr = input.parse()?;
+            if input.peek(Token![,]) {
+                input.parse::<Token![,]>()?;
+                input.parse::<Token![if]>()?;
+                input.parse::<Expr>()?;
+            }
+            input.parse::<Token![=>]>()?;
+            let body: Expr = input.parse()?;
+            input.parse::<Option<Token![,]>>()?;
+            out.push(SelectBranch { pat, future, body });
+        }
+        Ok(out)
+    })
+    .ok()
+}
+
+/// Judges the read of `branches[read]` in a `select!` that is the whole body of `lp`: at end of
+/// stream the read branch is ready at once on every iteration, so the loop never ends unless
+/// that branch leaves it. Other branches that may leave (a shutdown signal, a timeout) make the
+/// loop end some day: silent.
+pub fn judge_select(
+    site: &ReadSite,
+    branches: &[SelectBranch],
+    read: usize,
+    lp: &LoopSite<'_>,
+    mac: Span,
+    stream_fields: &HashSet<String>,
+) -> Option<Verdict> {
+    let only_select = matches!(lp.body.stmts.as_slice(), [s] if contains(node_span(s), mac));
+    if !only_select || (lp.kind != LoopKind::Loop) {
+        return None;
+    }
+    let others_stay = branches
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != read)
+        .all(|(_, b)| super::flow::exits(&b.body, &[]).judge(|_| false) == Exit::Stays);
+    if !others_stay {
+        return None;
+    }
+    let branch = &branches[read];
+    let mut skip = Vec::new();
+    let (count, at, label) = if is_ok_zero(&branch.pat) {
+        (
+            None,
+            node_span(&branch.pat),
+            "end of stream (`Ok(0)`) lands here, and this branch stays in the loop".to_string(),
+        )
+    } else if let Some(count) = match_ok(&branch.pat) {
+        (
+            count,
+            node_span(&branch.pat),
+            "this branch also runs at end of stream (`Ok(0)`), and stays in the loop".to_string(),
+        )
+    } else {
+        // `r = s.read(..) => match r { .. }`.
+        let result = ident(&branch.pat)?;
+        let m = match &branch.body {
+            Expr::Match(m) => m,
+            Expr::Block(b) => match b.block.stmts.first() {
+                Some(Stmt::Expr(Expr::Match(m), _)) => m,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        if !matches!(&*m.expr, Expr::Path(p) if p.path.is_ident(&result)) {
+            return None;
+        }
+        let (arm, count) = eof_arm(m)?;
+        skip.extend(
+            m.arms
+                .iter()
+                .filter(|a| !std::ptr::eq(*a, arm))
+                .map(node_span),
+        );
+        (
+            count,
+            node_span(&arm.pat),
+            "end of stream lands in this arm, and it stays in the loop".to_string(),
+        )
+    };
+    let body = [Stmt::Expr(branch.body.clone(), None)];
+    if let Some(n) = &count {
+        let uses = CountUses::scan(n, &body, &skip);
+        if uses.tested || !uses.zero_tests.is_empty() {
+            return None;
+        }
+    }
+    let harmless = |t: &Expr| harmless_try(t, count.as_deref(), site.buffer.as_deref());
+    if exits_of_stmts(&body, &skip).judge(harmless) != Exit::Stays {
+        return None;
+    }
+    if let Some(root) = &site.root {
+        if handed_over(root, &body, &skip, stream_fields, site.span) {
+            return None;
+        }
+    }
+    Some(Verdict {
+        at,
+        label,
+        would_block: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mac(src: &str) -> syn::Macro {
+        syn::parse_str(src).expect("test macro parses")
+    }
+
+    #[test]
+    fn select_branches_parse_and_garbage_does_not() {
+        let m = mac("tokio::select! { biased; Ok(n) = rd.read(&mut buf) => { f(n) } r = rx.recv(), if open => match r { _ => {} }, else => break }");
+        let branches = select_branches(&m).expect("branches parse");
+        assert_eq!(branches.len(), 2);
+        assert!(match_ok(&branches[0].pat).is_some());
+        assert_eq!(ident(&branches[1].pat).as_deref(), Some("r"));
+        // Not select syntax: no branches, and no panic.
+        assert!(select_branches(&mac("select! { => => , ; }")).is_none());
+        assert!(select_branches(&mac("select!(a, b)")).is_none());
+    }
+
+    #[test]
+    fn eof_arms() {
+        let m: syn::ExprMatch = syn::parse_str(
+            "match r { Err(e) if e.kind() == WouldBlock => break, Ok(n) => f(n), Err(_) => return }",
+        )
+        .expect("match parses");
+        let (arm, count) = eof_arm(&m).expect("an arm takes end of stream");
+        assert_eq!(count.as_deref(), Some("n"));
+        assert!(std::ptr::eq(arm, &m.arms[1]));
+        // A guard on the count: which arm end of stream reaches is not known.
+        let guarded: syn::ExprMatch = syn::parse_str(
+            "match r { Ok(n) if n > 0 => f(n), Ok(_) => continue, Err(_) => break }",
+        )
+        .expect("match parses");
+        assert!(eof_arm(&guarded).is_none());
+        let zero: syn::ExprMatch =
+            syn::parse_str("match r { Ok(0) => continue, Ok(n) => f(n), Err(_) => break }")
+                .expect("match parses");
+        assert_eq!(eof_arm(&zero).map(|(_, c)| c), Some(None));
+    }
+
+    #[test]
+    fn harmless_tries() {
+        let t = |src: &str| {
+            let e: Expr = syn::parse_str(src).expect("expression parses");
+            harmless_try(&e, Some("n"), Some("line"))
+        };
+        assert!(t("s.write_all(&buf[..n])"));
+        assert!(t("w.write_all(line.as_bytes())"));
+        assert!(t("s.read(&mut buf)"));
+        assert!(t("s.flush()"));
+        assert!(!t("s.write_all(b\"pong\")"));
+        assert!(!t("parse(&buf[..n])"));
+    }
+}

@@ -1,0 +1,317 @@
+use std::collections::HashSet;
+
+use nginx_parser::Span;
+use syn::visit::{self, Visit};
+use syn::{Expr, Pat, Stmt};
+
+use crate::diagnostic::{Diagnostic, Location};
+use crate::rust::eof::{
+    is_ok_zero, read_site, stream_fields, summaries, EofSummary, ReadSite, Streams,
+};
+use crate::rust::eof_paths::{judge, judge_select, select_branches, Form, Verdict};
+use crate::rust::flow::{Flow, LoopKind};
+use crate::rust::sockets::{functions, Function, Imports};
+use crate::rust::{node_span, Context};
+
+crate::declare_rule! {
+    /// ## What it does
+    /// Flags a loop that reads from a connection and carries on when the read reports end of
+    /// stream: `Ok(0)` from `read` / `read_buf` / `try_read` (std, tokio, mio), 0 from
+    /// `read_line` / `read_until`, and so loops forever once the peer has closed:
+    /// - `Ok(n) => handle(&buf[..n])` in a `loop` with no zero check, or `Ok(0) => continue`;
+    /// - `let n = stream.read(&mut buf)?;` whose `n` is never tested, `if n == 0 { continue }`;
+    /// - `reader.read_line(&mut line)?;` whose count and line are never tested;
+    /// - `while missing > 0 { missing -= stream.read(&mut buf)?; }`;
+    /// - a call of a function of the file that turns end of stream into success (its `Ok(0)`
+    ///   arm returns `Ok(..)`, or it returns the count itself), in a loop that treats the result
+    ///   as data.
+    ///
+    /// A connection is an accepted socket, a `TcpStream` / `UnixStream` (parameter, field,
+    /// `connect`, container entry), or a `BufReader` or half of one; reads on files, stdin or
+    /// values the analysis cannot trace are not checked. The loop is not flagged when anything
+    /// on the end-of-stream path may leave it (`break`, `return`, `?` on something other than
+    /// the read or a write of the empty data, a flag assignment, a test of the count or the
+    /// line), hands the connection to other code, or when the loop is a `for` loop. Tests are
+    /// not checked.
+    ///
+    /// ## Why is this bad?
+    /// When the peer closes its side, its kernel sends FIN; this kernel acknowledges it and the
+    /// connection moves to CLOSE_WAIT, where it stays until this process closes the socket.
+    /// From then on every read returns 0 at once, so a loop that does not stop on 0 never ends
+    /// and never drops the socket: the connection stays in CLOSE_WAIT and its descriptor and
+    /// buffers are held until the process exits. The loop also burns a CPU: a blocking read
+    /// at end of stream does not block, so the thread spins at 100%; a tokio task spins on a
+    /// runtime worker (each read completes at once, so the task only yields when its
+    /// cooperative budget runs out); in a mio handler that drains a non-blocking socket until
+    /// `WouldBlock`, `WouldBlock` never comes, so the event-loop thread spins inside one
+    /// connection's handler and every other connection of that loop hangs. The lab measured
+    /// this on the fixtures (20 clients that send a line and close): 20 connections in
+    /// CLOSE_WAIT, one spinning thread per connection (tokio: both workers), and a mio loop that
+    /// answers no other client once one peer has closed; see `docs/evidence.md`.
+    ///
+    /// ## Example
+    /// ```rust
+    /// loop {
+    ///     match stream.read(&mut buf) {
+    ///         // at end of stream n is 0: this loop spins and never closes the connection
+    ///         Ok(n) => process(&buf[..n]),
+    ///         Err(e) => return Err(e),
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// ## Use instead
+    /// ```rust
+    /// loop {
+    ///     match stream.read(&mut buf) {
+    ///         Ok(0) => break, // the peer closed: leave the loop and drop the stream
+    ///         Ok(n) => process(&buf[..n]),
+    ///         Err(e) => return Err(e),
+    ///     }
+    /// }
+    /// ```
+    pub EOF_IGNORED {
+        code: "RS001",
+        name: "eof-ignored",
+        family: Rust,
+        severity: Error,
+        summary: "a read loop carries on at end of stream (Ok(0)), so it spins and the connection it never closes sits in CLOSE_WAIT",
+        fixable: false,
+    }
+}
+
+const CLOSE_WAIT: &str = "once the peer closes, the kernel acknowledges its FIN and the connection waits in CLOSE_WAIT for this process to close its side; every later read returns 0 at once, so this loop never ends and never drops the socket: the connection, its descriptor and its buffers are held until the process exits";
+
+const HELP: &str = "treat 0 bytes as the end of the connection: `Ok(0) => break` (or `if n == 0 { break }` / `return`), so the loop ends and the socket is dropped, which closes it";
+
+const HELPER_HELP: &str = "make the helper report end of stream as something its callers must handle (`Ok(None)`, or an `UnexpectedEof` error), and leave this loop on it, so the socket is dropped";
+
+pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
+    let imports = Imports::of(ctx.file);
+    let fns = functions(ctx.file);
+    let fields = stream_fields(ctx.file);
+    let helpers = summaries(&imports, &fns, &fields);
+    let test_only = test_only(&fns);
+    let mut seen = HashSet::new();
+    for f in fns
+        .iter()
+        .filter(|f| !f.is_test && !test_only.contains(&f.name))
+    {
+        let streams = Streams::of(&imports, f, &fields, false);
+        let mut finder = Sites {
+            streams: &streams,
+            helpers: &helpers,
+            found: Vec::new(),
+            selects: Vec::new(),
+        };
+        finder.visit_block(f.block);
+        if finder.found.is_empty() && finder.selects.is_empty() {
+            continue;
+        }
+        let flow = Flow::of(f.block);
+        for mac in finder.selects {
+            let branches = select_branches(mac).unwrap_or_default();
+            for (i, b) in branches.iter().enumerate() {
+                let Some(mut site) = read_site(&streams, &helpers, &b.future) else {
+                    continue;
+                };
+                // `select!` awaits its futures.
+                site.awaited = true;
+                let Some(lp) = flow.enclosing_loop(site.span) else {
+                    continue;
+                };
+                let accepted = streams
+                    .accepted
+                    .get(site.root.as_deref().unwrap_or_default());
+                if let Some(v) = judge_select(&site, &branches, i, lp, node_span(mac), &fields) {
+                    out.push(diagnostic(&site, &v, lp.keyword, accepted));
+                }
+            }
+        }
+        for (site, form) in finder.found {
+            let Some(lp) = flow.enclosing_loop(site.span) else {
+                continue;
+            };
+            if lp.kind == LoopKind::For || !seen.insert(site.span) {
+                continue;
+            }
+            if let Some(v) = judge(&site, &form, lp, &fields) {
+                out.push(diagnostic(
+                    &site,
+                    &v,
+                    lp.keyword,
+                    streams
+                        .accepted
+                        .get(site.root.as_deref().unwrap_or_default()),
+                ));
+            }
+        }
+    }
+}
+
+fn diagnostic(site: &ReadSite, v: &Verdict, keyword: Span, accepted: Option<&Span>) -> Diagnostic {
+    let what = match site.helper {
+        None => format!("`{}`", site.name),
+        Some(_) => format!("`{}()`", site.name),
+    };
+    let mut d = Diagnostic::new(
+        &EOF_IGNORED,
+        Location::new(0, v.at),
+        format!("end of stream from {what} is not handled: this loop never stops once the peer has closed"),
+    )
+    .primary_label(v.label.clone());
+    if site.span != v.at {
+        let read_label = match site.helper {
+            Some(EofSummary::Value(_)) => {
+                "returns `Ok(..)` at end of stream, like a successful read".to_string()
+            }
+            Some(EofSummary::Count) => {
+                "returns the read's byte count, 0 once the peer has closed".to_string()
+            }
+            None if matches!(site.name.as_str(), "read_line" | "read_until") => {
+                "returns 0 and appends nothing, at once, every time, once the peer has closed"
+                    .to_string()
+            }
+            None => "returns 0 bytes at once, every time, once the peer has closed".to_string(),
+        };
+        d = d.label(Location::new(0, site.span), read_label);
+    }
+    if let Some(EofSummary::Value(arm)) = site.helper {
+        d = d.label(Location::new(0, arm), "end of stream becomes success here");
+    }
+    d = d.label(
+        Location::new(0, keyword),
+        "nothing on the end-of-stream path leaves this loop",
+    );
+    if let Some(a) = accepted {
+        d = d.label(Location::new(0, *a), "the connection is accepted here");
+    }
+    let spin = if v.would_block {
+        "the read is non-blocking and drained until WouldBlock, but at end of stream it returns Ok(0), never WouldBlock: the thread spins inside this handler and never returns to poll, so every other connection on this event loop hangs"
+    } else if site.awaited {
+        "the awaited read completes at once with 0 bytes, so the task spins on a runtime worker thread at 100% CPU, yielding only when tokio's cooperative budget runs out"
+    } else {
+        "a blocking read at end of stream does not block, so the thread spins at 100% CPU"
+    };
+    let help = match site.helper {
+        Some(EofSummary::Value(_)) => HELPER_HELP,
+        _ => HELP,
+    };
+    d.note(format!("{CLOSE_WAIT}; {spin}")).help(help)
+}
+
+/// Collects the reads of a body with the form their result is consumed in.
+struct Sites<'s, 'f> {
+    streams: &'s Streams<'f>,
+    helpers: &'s std::collections::HashMap<String, EofSummary>,
+    found: Vec<(ReadSite, Form<'s>)>,
+    /// `select!` macros, whose branches are parsed apart.
+    selects: Vec<&'s syn::Macro>,
+}
+
+impl<'s> Sites<'s, '_> {
+    fn site(&self, e: &Expr) -> Option<ReadSite> {
+        read_site(self.streams, self.helpers, e)
+    }
+}
+
+impl<'ast: 's, 's> Visit<'ast> for Sites<'s, '_> {
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+    fn visit_macro(&mut self, m: &'ast syn::Macro) {
+        if m.path.segments.last().is_some_and(|s| s.ident == "select") {
+            self.selects.push(m);
+        }
+    }
+    fn visit_local(&mut self, l: &'ast syn::Local) {
+        if let Some(init) = &l.init {
+            if let Expr::Match(m) = &*init.expr {
+                let zero_arm = m.arms.iter().any(|a| is_ok_zero(&a.pat));
+                if let (Some(site), false) = (self.site(&m.expr), zero_arm) {
+                    // `let n = match read { Ok(n) => n, Err(..) => .. }`: the value is `n`.
+                    let skip = m.arms.iter().skip(1).map(node_span).collect();
+                    self.found.push((site, Form::Bound { pat: &l.pat, skip }));
+                }
+            } else if let Some(site) = self.site(&init.expr) {
+                let form = match &l.pat {
+                    Pat::Wild(_) => Form::Discarded,
+                    p => Form::Bound {
+                        pat: p,
+                        skip: Vec::new(),
+                    },
+                };
+                self.found.push((site, form));
+            }
+        }
+        visit::visit_local(self, l);
+    }
+    fn visit_stmt(&mut self, stmt: &'ast Stmt) {
+        if let Stmt::Expr(e, Some(_)) = stmt {
+            if let Some(site) = self.site(e) {
+                self.found.push((site, Form::Discarded));
+            }
+        }
+        visit::visit_stmt(self, stmt);
+    }
+    fn visit_expr(&mut self, e: &'ast Expr) {
+        match e {
+            Expr::Match(m) => {
+                if let Some(site) = self.site(&m.expr) {
+                    self.found.push((site, Form::Match(m)));
+                }
+            }
+            Expr::While(w) => {
+                if let Expr::Let(l) = &*w.cond {
+                    if let Some(site) = self.site(&l.expr) {
+                        self.found.push((site, Form::WhileLet(&l.pat)));
+                    }
+                }
+            }
+            Expr::If(i) => {
+                if let Expr::Let(l) = &*i.cond {
+                    if let Some(site) = self.site(&l.expr) {
+                        self.found.push((site, Form::IfLet(&l.pat, i)));
+                    }
+                }
+            }
+            Expr::Binary(b)
+                if matches!(b.op, syn::BinOp::SubAssign(_) | syn::BinOp::AddAssign(_)) =>
+            {
+                if let Some(site) = self.site(&b.right) {
+                    self.found.push((site, Form::Counter(b)));
+                }
+            }
+            _ => {}
+        }
+        visit::visit_expr(self, e);
+    }
+}
+
+/// Functions of the file called from its tests and from nothing else: test helpers
+/// (`read_until_pending` in a `tests/` file), whose peers are the tests themselves.
+fn test_only(fns: &[Function<'_>]) -> HashSet<String> {
+    struct Calls(HashSet<String>);
+    impl<'ast> Visit<'ast> for Calls {
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
+            if let Expr::Path(p) = &*c.func {
+                if let Some(last) = p.path.segments.last() {
+                    self.0.insert(last.ident.to_string());
+                }
+            }
+            visit::visit_expr_call(self, c);
+        }
+        fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+            self.0.insert(m.method.to_string());
+            visit::visit_expr_method_call(self, m);
+        }
+    }
+    let called_from = |test: bool| {
+        let mut calls = Calls(HashSet::new());
+        for f in fns.iter().filter(|f| f.is_test == test) {
+            calls.visit_block(f.block);
+        }
+        calls.0
+    };
+    let (from_tests, from_code) = (called_from(true), called_from(false));
+    from_tests.difference(&from_code).cloned().collect()
+}

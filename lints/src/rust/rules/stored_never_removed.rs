@@ -1,0 +1,436 @@
+use std::collections::HashSet;
+
+use nginx_parser::Span;
+use syn::visit::{self, Visit};
+use syn::{Block, Expr, Pat, Stmt};
+
+use crate::diagnostic::{Diagnostic, Location};
+use crate::rust::sockets::{functions, structs, Function, Imports};
+use crate::rust::summary::{stores, Container, Store, Summaries};
+use crate::rust::{node_span, Context};
+
+crate::declare_rule! {
+    /// ## What it does
+    /// Flags an accepted connection (or a clone, a split half, an `Arc` or a struct holding it)
+    /// that is stored in a long-lived container, a field, a `static` or a local map or `Vec`
+    /// that outlives the accept loop, when the code that handles the connection's end never
+    /// takes it out again:
+    /// - nothing in the file removes from the container at all (`remove`, `retain`,
+    ///   `swap_remove`, `drain`, `clear`, `take`, `mem::take`, assigning a new container);
+    /// - or a read's error arm removes the connection but its `Ok(0)` arm (end of file: the
+    ///   peer closed) does not, the classic mio bug.
+    ///
+    /// Removals reached through a function or method of the same file
+    /// (`self.close_connection(token)`) count, one call deep, and so does a returned flag or
+    /// an assignment in the `Ok(0)` arm (`closed = true`) that the caller may act on. A
+    /// container handed to a function the file does not define, a public field and a
+    /// parameter's container are not judged: the analysis sees one file and prefers silence.
+    ///
+    /// ## Why is this bad?
+    /// When the peer closes, the kernel acknowledges its FIN and the connection moves to
+    /// CLOSE_WAIT, where it stays until the application closes its socket. A socket held in a
+    /// container is closed only when it is removed and dropped; a connection whose end is
+    /// never handled stays in CLOSE_WAIT with its file descriptor and buffers until the process
+    /// exits. A busy server piles them up until `accept()` fails with EMFILE. (Writing to such
+    /// a connection, as a broadcast does, draws a reset from the peer: that ends the
+    /// CLOSE_WAIT, not the leak; the descriptor stays held.) Measured on this rule's fixtures
+    /// in `docs/evidence.md`: 20 of 20 connections in CLOSE_WAIT with silent clients; with a
+    /// broadcast, 1 in CLOSE_WAIT but all 20 descriptors still held.
+    ///
+    /// ## Example
+    /// ```rust
+    /// match conn.read(&mut buf) {
+    ///     Ok(0) => break, // the peer closed, but the stream stays in `connections`
+    ///     Ok(n) => handle(&buf[..n]),
+    ///     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+    ///     Err(_) => {
+    ///         connections.remove(&token);
+    ///         break;
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// ## Use instead
+    /// ```rust
+    /// match conn.read(&mut buf) {
+    ///     Ok(n) if n > 0 => handle(&buf[..n]),
+    ///     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+    ///     Ok(_) | Err(_) => {
+    ///         connections.remove(&token); // dropping the stream closes it
+    ///         break;
+    ///     }
+    /// }
+    /// ```
+    pub STORED_NEVER_REMOVED {
+        code: "RS002",
+        name: "stored-never-removed",
+        family: Rust,
+        severity: Error,
+        summary: "an accepted stream is stored in a container that never drops it when the peer closes, so its connection sits in CLOSE_WAIT",
+        fixable: false,
+    }
+}
+
+const NOTE: &str = "when the peer closes, the kernel acknowledges its FIN and the connection moves to CLOSE_WAIT until this process closes its socket; a stream held in a container is closed only when it is removed and dropped, so this connection, its file descriptor and its buffers are held until the process exits";
+
+const HELP_NEVER: &str = "remove the connection from the container when a read returns `Ok(0)` or an error (`conns.remove(&token)`), or sweep closed connections with `retain`";
+
+const HELP_EOF: &str = "remove the connection on `Ok(0)` as on errors: handle both in one arm (`Ok(0) | Err(_) => { conns.remove(&token); }`), or return a flag the caller acts on";
+
+pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
+    let imports = Imports::of(ctx.file);
+    let fns: Vec<Function<'_>> = functions(ctx.file)
+        .into_iter()
+        .filter(|f| !f.is_test)
+        .collect();
+    let summaries = Summaries::of(ctx.file, &imports, &fns);
+    let mut all_stores: Vec<(usize, Store)> = Vec::new();
+    for (i, f) in fns.iter().enumerate() {
+        let aliases = summaries.function_aliases(f);
+        all_stores.extend(
+            stores(&summaries, &imports, f, &aliases)
+                .into_iter()
+                .map(|s| (i, s)),
+        );
+    }
+    if all_stores.is_empty() {
+        return;
+    }
+    // What the whole file does to fields and statics.
+    let mut removed: HashSet<Container> = HashSet::new();
+    let mut handed: HashSet<Container> = HashSet::new();
+    for f in &fns {
+        let e = summaries.effects(Some(f.block), None, &summaries.function_aliases(f));
+        removed.extend(e.removes.into_iter().map(|(c, _)| c));
+        handed.extend(e.hands_over);
+    }
+    let (structs, _) = structs(ctx.file);
+    let destructured = destructured_fields(ctx.file);
+    let private_field = |name: &str| {
+        if destructured.contains(name) {
+            return false;
+        }
+        let mut defs = structs
+            .values()
+            .flat_map(|s| &s.fields)
+            .filter(|(n, _, _)| n == name)
+            .peekable();
+        defs.peek().is_some() && defs.all(|(_, _, public)| !public)
+    };
+    let mut reported = HashSet::new();
+    for (i, store) in &all_stores {
+        let f = &fns[*i];
+        let judged = match &store.container {
+            Container::Field(n) => private_field(n),
+            Container::Static(_) => true,
+            Container::Local(n) => long_lived_local(f.block, n, store.at),
+            Container::Param(_) => false,
+        };
+        let local_fate = || {
+            let e = summaries.effects(Some(f.block), None, &summaries.function_aliases(f));
+            e.removes.iter().any(|(c, _)| *c == store.container)
+                || e.hands_over.contains(&store.container)
+                || returned(f.block, &store.container)
+        };
+        let kept = match &store.container {
+            Container::Local(_) => local_fate(),
+            c => removed.contains(c) || handed.contains(c),
+        };
+        if judged && !kept && reported.insert(store.container.clone()) {
+            let what = store.container.describe();
+            out.push(
+                Diagnostic::new(
+                    &STORED_NEVER_REMOVED,
+                    Location::new(0, store.at),
+                    format!(
+                        "accepted stream `{}` is stored in `{what}` and never removed",
+                        store.socket
+                    ),
+                )
+                .primary_label(format!(
+                    "stored here; nothing in this file removes it from `{what}`"
+                ))
+                .label(
+                    Location::new(0, store.accepted),
+                    "the connection is accepted here",
+                )
+                .label(
+                    Location::new(0, store.container_span),
+                    format!("`{what}` outlives the connection"),
+                )
+                .note(NOTE)
+                .help(HELP_NEVER),
+            );
+        }
+    }
+    for f in &fns {
+        eof_arms(&summaries, f, &all_stores, out);
+    }
+}
+
+/// Field names that some pattern of the file destructures (`let Server { conns, .. } = self`):
+/// removals through the bound name are not followed back to the field.
+fn destructured_fields(file: &syn::File) -> HashSet<String> {
+    #[derive(Default)]
+    struct Finder(HashSet<String>);
+    impl<'a> Visit<'a> for Finder {
+        fn visit_pat_struct(&mut self, p: &'a syn::PatStruct) {
+            for f in &p.fields {
+                if let syn::Member::Named(i) = &f.member {
+                    self.0.insert(i.to_string());
+                }
+            }
+            visit::visit_pat_struct(self, p);
+        }
+    }
+    let mut f = Finder::default();
+    f.visit_file(file);
+    f.0
+}
+
+/// A local container that outlives the connections: bound before a loop that stores into it.
+fn long_lived_local(block: &Block, name: &str, store: Span) -> bool {
+    #[derive(Default)]
+    struct Finder<'n> {
+        name: &'n str,
+        binding: Option<Span>,
+        loops: Vec<Span>,
+    }
+    impl<'a> Visit<'a> for Finder<'_> {
+        fn visit_item(&mut self, _: &'a syn::Item) {}
+        fn visit_local(&mut self, l: &'a syn::Local) {
+            let named = matches!(&l.pat, Pat::Ident(i) if i.ident == self.name)
+                || matches!(&l.pat, Pat::Type(t) if matches!(&*t.pat, Pat::Ident(i) if i.ident == self.name));
+            if named && self.binding.is_none() {
+                self.binding = Some(node_span(l));
+            }
+            visit::visit_local(self, l);
+        }
+        fn visit_expr(&mut self, e: &'a Expr) {
+            if matches!(e, Expr::Loop(_) | Expr::While(_) | Expr::ForLoop(_)) {
+                self.loops.push(node_span(e));
+            }
+            visit::visit_expr(self, e);
+        }
+    }
+    let mut f = Finder {
+        name,
+        ..Default::default()
+    };
+    f.visit_block(block);
+    let Some(binding) = f.binding else {
+        return false;
+    };
+    f.loops
+        .iter()
+        .any(|l| contains(*l, store) && !contains(*l, binding))
+}
+
+fn contains(outer: Span, inner: Span) -> bool {
+    outer.start <= inner.start && inner.end <= outer.end
+}
+
+/// Whether the function's tail expression gives the container away.
+fn returned(block: &Block, c: &Container) -> bool {
+    let Container::Local(name) = c else {
+        return false;
+    };
+    match block.stmts.last() {
+        Some(Stmt::Expr(e, None)) => crate::rust::summary::root_name(e).as_deref() == Some(name),
+        _ => false,
+    }
+}
+
+/// The classic mio bug: a read's `Err` arm removes the connection from a container that holds
+/// accepted streams, its `Ok(0)` arm does nothing that ends it.
+fn eof_arms(
+    summaries: &Summaries<'_>,
+    f: &Function<'_>,
+    stores: &[(usize, Store)],
+    out: &mut Vec<Diagnostic>,
+) {
+    let aliases = summaries.function_aliases(f);
+    let mut reads = Reads::default();
+    reads.visit_block(f.block);
+    for (m, loops) in reads.found {
+        let Some(eof) = m.arms.iter().find(|a| is_ok_zero(&a.pat)) else {
+            continue;
+        };
+        let removal = m
+            .arms
+            .iter()
+            .filter(|a| is_err(&a.pat))
+            .flat_map(|a| summaries.effects(None, Some(&a.body), &aliases).removes)
+            .find_map(|(c, at)| {
+                stores
+                    .iter()
+                    .find(|(_, s)| {
+                        s.container == c
+                            || matches!(
+                                (&c, &s.container),
+                                (
+                                    Container::Param(_),
+                                    Container::Local(_) | Container::Param(_)
+                                )
+                            )
+                    })
+                    .map(|(_, s)| (at, s))
+            });
+        let Some((removed_at, store)) = removal else {
+            continue;
+        };
+        if summaries
+            .effects(None, Some(&eof.body), &aliases)
+            .may_end_connection()
+        {
+            continue;
+        }
+        if breaks(&eof.body) {
+            if let Some(inner) = loops.last() {
+                let after = stmts_after(f.block, *inner);
+                if summaries
+                    .effects_of_stmts(&after, &aliases)
+                    .may_end_connection()
+                {
+                    continue;
+                }
+            }
+        }
+        let what = store.container.describe();
+        out.push(
+            Diagnostic::new(
+                &STORED_NEVER_REMOVED,
+                Location::new(0, node_span(&eof.pat)),
+                format!(
+                    "the connection is removed from `{what}` on error but not when the peer closes"
+                ),
+            )
+            .primary_label("`Ok(0)`: the peer closed, and the stream stays in the container")
+            .label(
+                Location::new(0, removed_at),
+                "the error path removes it here",
+            )
+            .label(
+                Location::new(0, store.at),
+                "the accepted stream is stored here",
+            )
+            .label(
+                Location::new(0, store.accepted),
+                "the connection is accepted here",
+            )
+            .note(NOTE)
+            .help(HELP_EOF),
+        );
+    }
+}
+
+/// `match` expressions on a read (`read`, `try_read`, `recv`, `read_line`...), with the loops
+/// around each, outermost first.
+#[derive(Default)]
+struct Reads<'a> {
+    loops: Vec<Span>,
+    found: Vec<(&'a syn::ExprMatch, Vec<Span>)>,
+}
+
+impl<'a> Visit<'a> for Reads<'a> {
+    fn visit_item(&mut self, _: &'a syn::Item) {}
+    fn visit_expr_closure(&mut self, c: &'a syn::ExprClosure) {
+        let outer = std::mem::take(&mut self.loops);
+        visit::visit_expr_closure(self, c);
+        self.loops = outer;
+    }
+    fn visit_expr(&mut self, e: &'a Expr) {
+        let is_loop = matches!(e, Expr::Loop(_) | Expr::While(_) | Expr::ForLoop(_));
+        if is_loop {
+            self.loops.push(node_span(e));
+        }
+        if let Expr::Match(m) = e {
+            if let Expr::MethodCall(call) = crate::rust::sockets::through_access(&m.expr) {
+                let method = call.method.to_string();
+                if method.contains("read") || method.contains("recv") {
+                    self.found.push((m, self.loops.clone()));
+                }
+            }
+        }
+        visit::visit_expr(self, e);
+        if is_loop {
+            self.loops.pop();
+        }
+    }
+}
+
+/// `Ok(0)` (alone, not or-ed with an `Err` pattern).
+fn is_ok_zero(pat: &Pat) -> bool {
+    match pat {
+        Pat::TupleStruct(t) => {
+            t.path.is_ident("Ok")
+                && matches!(t.elems.first(), Some(Pat::Lit(l)) if matches!(&l.lit, syn::Lit::Int(i) if i.base10_digits() == "0"))
+        }
+        Pat::Or(o) => o.cases.iter().any(is_ok_zero) && !o.cases.iter().any(is_err),
+        _ => false,
+    }
+}
+
+fn is_err(pat: &Pat) -> bool {
+    match pat {
+        Pat::TupleStruct(t) => t.path.is_ident("Err"),
+        Pat::Ident(i) => i.subpat.as_ref().is_some_and(|(_, p)| is_err(p)),
+        Pat::Or(o) => o.cases.iter().any(is_err),
+        Pat::Guard(g) => is_err(&g.pat),
+        _ => false,
+    }
+}
+
+/// Whether an arm leaves its loop with an unlabelled `break` (not one of a nested loop).
+fn breaks(body: &Expr) -> bool {
+    #[derive(Default)]
+    struct Finder(bool, usize);
+    impl<'a> Visit<'a> for Finder {
+        fn visit_item(&mut self, _: &'a syn::Item) {}
+        fn visit_expr_closure(&mut self, _: &'a syn::ExprClosure) {}
+        fn visit_expr(&mut self, e: &'a Expr) {
+            match e {
+                Expr::Break(b) if self.1 == 0 && b.label.is_none() => self.0 = true,
+                Expr::Loop(_) | Expr::While(_) | Expr::ForLoop(_) => {
+                    self.1 += 1;
+                    visit::visit_expr(self, e);
+                    self.1 -= 1;
+                    return;
+                }
+                _ => {}
+            }
+            visit::visit_expr(self, e);
+        }
+    }
+    let mut f = Finder::default();
+    f.visit_expr(body);
+    f.0
+}
+
+/// The statements that run after the loop at `inner` ends: those after it in every block of
+/// the function that contains it.
+fn stmts_after(block: &Block, inner: Span) -> Vec<&Stmt> {
+    struct Finder<'a> {
+        inner: Span,
+        out: Vec<&'a Stmt>,
+    }
+    impl<'a> Visit<'a> for Finder<'a> {
+        fn visit_item(&mut self, _: &'a syn::Item) {}
+        fn visit_block(&mut self, b: &'a Block) {
+            if contains(node_span(b), self.inner) {
+                self.out.extend(
+                    b.stmts
+                        .iter()
+                        .filter(|s| node_span(*s).start >= self.inner.end),
+                );
+            }
+            visit::visit_block(self, b);
+        }
+    }
+    let mut f = Finder {
+        inner,
+        out: Vec::new(),
+    };
+    f.visit_block(block);
+    f.out
+}
