@@ -522,11 +522,13 @@ pub fn check(args: &CheckArgs) -> Outcome {
         }
     }
     let mut diagnostics = apply_suppressions(diagnostics, &sources, &comments, &rust_items);
-    let file_configs: Vec<Arc<FileConfig>> = match sources
+    // Looked up in parallel; the first error in source order stops the run, so the message
+    // does not depend on thread timing.
+    let looked_up: Vec<Result<Arc<FileConfig>, ConfigError>> = sources
         .par_iter()
         .map(|source| configs.for_path(&source.path))
-        .collect()
-    {
+        .collect();
+    let file_configs: Vec<Arc<FileConfig>> = match looked_up.into_iter().collect() {
         Ok(c) => c,
         Err(e) => return empty(e.0),
     };

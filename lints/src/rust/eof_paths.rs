@@ -14,6 +14,7 @@ use syn::{BinOp, Expr, Pat, Stmt};
 use super::eof::{is_ok_zero, is_zero_test, ReadSite, READS};
 use super::flow::{contains, exits_of_stmts, Exit, LoopKind, LoopSite};
 use super::node_span;
+use super::select::SelectBranch;
 use super::sockets::{idents_in_expr, is_print_macro, through_access, through_wrappers};
 
 /// How a read's result is consumed.
@@ -356,13 +357,7 @@ impl<'a> Visit<'a> for CountUses<'a> {
                 return;
             }
             Expr::Macro(m) => {
-                let printed = m
-                    .mac
-                    .path
-                    .segments
-                    .last()
-                    .is_some_and(|s| is_print_macro(&s.ident.to_string()));
-                self.tested |= !printed && tokens_mention(&m.mac.tokens, self.name);
+                self.tested |= unprinted_mention(&m.mac, self.name);
                 return;
             }
             e if self.is_name(e) => self.tested = true,
@@ -376,14 +371,19 @@ impl<'a> Visit<'a> for CountUses<'a> {
         }
     }
     fn visit_stmt_macro(&mut self, m: &'a syn::StmtMacro) {
-        let printed = m
-            .mac
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| is_print_macro(&s.ident.to_string()));
-        self.tested |= !printed && tokens_mention(&m.mac.tokens, self.name);
+        self.tested |= unprinted_mention(&m.mac, self.name);
     }
+}
+
+/// Whether a macro other than a print macro (`println!`, `log::info!`...) names `name` in its
+/// tokens: what it does with the value cannot be seen.
+fn unprinted_mention(mac: &syn::Macro, name: &str) -> bool {
+    let printed = mac
+        .path
+        .segments
+        .last()
+        .is_some_and(|s| is_print_macro(&s.ident.to_string()));
+    !printed && tokens_mention(&mac.tokens, name)
 }
 
 fn is_arith(op: &BinOp) -> bool {
@@ -506,13 +506,7 @@ fn handed_over(
                 }
                 Expr::Path(p) if p.path.is_ident(self.root) => self.mentions.push(span),
                 Expr::Macro(m) => {
-                    let printed = m
-                        .mac
-                        .path
-                        .segments
-                        .last()
-                        .is_some_and(|s| is_print_macro(&s.ident.to_string()));
-                    self.opaque |= !printed && tokens_mention(&m.mac.tokens, self.root);
+                    self.opaque |= unprinted_mention(&m.mac, self.root);
                 }
                 _ => {}
             }
@@ -524,13 +518,7 @@ fn handed_over(
             }
         }
         fn visit_stmt_macro(&mut self, m: &'a syn::StmtMacro) {
-            let printed = m
-                .mac
-                .path
-                .segments
-                .last()
-                .is_some_and(|s| is_print_macro(&s.ident.to_string()));
-            self.opaque |= !printed && tokens_mention(&m.mac.tokens, self.root);
+            self.opaque |= unprinted_mention(&m.mac, self.root);
         }
     }
     let mut m = Mentions {
@@ -548,50 +536,6 @@ fn handed_over(
         || m.mentions
             .iter()
             .any(|s| !m.neutral.iter().any(|n| contains(*n, *s)))
-}
-
-/// One branch of `tokio::select!`: `pattern = future (, if condition)? => body`.
-pub struct SelectBranch {
-    pub pat: Pat,
-    pub future: Expr,
-    pub body: Expr,
-}
-
-/// The branches of a `select!` macro, or `None` when its body does not parse as branches (then
-/// the macro is left to the token scan of [`crate::rust::flow`]).
-pub fn select_branches(mac: &syn::Macro) -> Option<Vec<SelectBranch>> {
-    use syn::parse::ParseStream;
-    use syn::Token;
-    mac.parse_body_with(|input: ParseStream<'_>| {
-        let mut out = Vec::new();
-        if input.peek(syn::Ident) && input.fork().parse::<syn::Ident>()? == "biased" {
-            input.parse::<syn::Ident>()?;
-            input.parse::<Token![;]>()?;
-        }
-        while !input.is_empty() {
-            if input.peek(Token![else]) {
-                input.parse::<Token![else]>()?;
-                input.parse::<Token![=>]>()?;
-                input.parse::<Expr>()?;
-                input.parse::<Option<Token![,]>>()?;
-                continue;
-            }
-            let pat = Pat::parse_multi(input)?;
-            input.parse::<Token![=]>()?;
-            let future: Expr = input.parse()?;
-            if input.peek(Token![,]) {
-                input.parse::<Token![,]>()?;
-                input.parse::<Token![if]>()?;
-                input.parse::<Expr>()?;
-            }
-            input.parse::<Token![=>]>()?;
-            let body: Expr = input.parse()?;
-            input.parse::<Option<Token![,]>>()?;
-            out.push(SelectBranch { pat, future, body });
-        }
-        Ok(out)
-    })
-    .ok()
 }
 
 /// Judges the read of `branches[read]` in a `select!` that is the whole body of `lp`: at end of
@@ -685,6 +629,7 @@ pub fn judge_select(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rust::select::select_branches;
 
     fn mac(src: &str) -> syn::Macro {
         syn::parse_str(src).expect("test macro parses")

@@ -32,6 +32,7 @@ use proc_macro2::TokenTree;
 use syn::visit::{self, Visit};
 use syn::{Block, Expr, Stmt};
 
+use super::calls::path_segments;
 use super::node_span;
 
 /// The kinds of loops; a `for` loop runs over a finite or external iterator, so most rules do
@@ -136,10 +137,7 @@ impl<'a> Visit<'a> for Flow<'a> {
     }
 }
 
-/// Whether `inner` lies within `outer`.
-pub fn contains(outer: Span, inner: Span) -> bool {
-    outer.start <= inner.start && inner.end <= outer.end
-}
+pub use super::sockets::contains;
 
 /// How a region ends, relative to the loop it runs in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -313,13 +311,9 @@ fn token_exit(tokens: proc_macro2::TokenStream) -> bool {
 }
 
 fn is_diverging_call(func: &Expr) -> bool {
-    let Expr::Path(p) = func else { return false };
-    let segs: Vec<String> = p
-        .path
-        .segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect();
+    let Some(segs) = path_segments(func).filter(|_| matches!(func, Expr::Path(_))) else {
+        return false;
+    };
     DIVERGING_CALLS.iter().any(|tail| {
         segs.len() >= tail.len()
             && segs[segs.len() - tail.len()..]

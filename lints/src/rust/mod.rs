@@ -5,16 +5,29 @@
 //! files that mention none of the APIs the rules look for, so most of a large tree is never
 //! parsed. Positions come from proc-macro2's `span-locations` as byte ranges.
 
+pub mod accept_loops;
+pub mod analysis;
 pub mod calls;
 pub mod chains;
+pub mod enclosing;
 pub mod eof;
 pub mod eof_paths;
 pub mod flow;
+pub mod http_values;
+pub mod leaks;
+pub mod listeners;
+pub mod mio_tokens;
+pub mod ownership;
 pub mod per_request;
 pub mod prefilter;
+pub mod registration;
+pub mod removal;
 pub mod rules;
+pub mod select;
 pub mod sockets;
 pub mod summary;
+pub mod tasks;
+pub mod waits;
 
 use nginx_parser::Span;
 
@@ -27,6 +40,8 @@ pub struct Context<'a> {
     pub file: &'a syn::File,
     pub source: &'a str,
     pub settings: &'a Settings,
+    /// What several rules compute from the file, built once on first use.
+    pub analysis: &'a analysis::FileAnalysis<'a>,
 }
 
 /// The byte span of a syntax node, from proc-macro2's location tracking.
@@ -61,10 +76,12 @@ pub fn lint_with_items(source: &str, settings: &Settings) -> (Vec<Diagnostic>, R
             if wants_items {
                 items = RustItems::of(&file);
             }
+            let analysis = analysis::FileAnalysis::new(&file);
             let ctx = Context {
                 file: &file,
                 source,
                 settings,
+                analysis: &analysis,
             };
             let mut out = Vec::new();
             if wants_rules {

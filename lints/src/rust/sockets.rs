@@ -293,6 +293,7 @@ impl<'ast> Visit<'ast> for Collect<'_> {
 // Functions
 
 /// One function body of a file.
+#[derive(Clone)]
 pub struct Function<'a> {
     pub name: String,
     pub sig: &'a Signature,

@@ -33,6 +33,7 @@ use nginx_parser::Span;
 use syn::visit::{self, Visit};
 use syn::{Block, Expr, FnArg, Member, Pat, ReturnType};
 
+use super::calls::path_segments;
 use super::node_span;
 use super::sockets::{
     accepted_names, is_print_macro, method_span, through_access, through_wrappers, Function,
@@ -214,15 +215,11 @@ impl<'i> Summaries<'i> {
         let found = match call {
             Expr::MethodCall(m) => self.by_name.get(&m.method.to_string()),
             Expr::Call(c) => {
-                let Expr::Path(p) = &*c.func else {
+                let Some(segs) =
+                    path_segments(&c.func).filter(|_| matches!(&*c.func, Expr::Path(_)))
+                else {
                     return &[];
                 };
-                let segs: Vec<String> = p
-                    .path
-                    .segments
-                    .iter()
-                    .map(|s| s.ident.to_string())
-                    .collect();
                 let fits = match segs.as_slice() {
                     [_] => true,
                     [ty, name] => {
@@ -814,22 +811,7 @@ impl<'a> Visit<'a> for Walker<'_, '_, '_> {
                 }
             }
             Expr::Macro(m) => {
-                let name = m
-                    .mac
-                    .path
-                    .segments
-                    .last()
-                    .map(|s| s.ident.to_string())
-                    .unwrap_or_default();
-                if let Ok(args) = m.mac.parse_body_with(
-                    syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated,
-                ) {
-                    for a in &args {
-                        self.visit_expr(a);
-                    }
-                } else if !is_print_macro(&name) {
-                    self.out.unknown_calls.push(node_span(m));
-                }
+                self.macro_args(&m.mac, node_span(m));
                 return;
             }
             _ => {}
@@ -838,22 +820,28 @@ impl<'a> Visit<'a> for Walker<'_, '_, '_> {
     }
 
     fn visit_stmt_macro(&mut self, m: &'a syn::StmtMacro) {
-        let name = m
-            .mac
+        self.macro_args(&m.mac, node_span(&m.mac));
+    }
+}
+
+impl Walker<'_, '_, '_> {
+    /// A macro's arguments, walked when they parse as expressions (`vec![..]`, `assert!(..)`);
+    /// otherwise, unless it only formats, the macro at `span` is a call the walk cannot see into.
+    fn macro_args(&mut self, mac: &syn::Macro, span: Span) {
+        let name = mac
             .path
             .segments
             .last()
             .map(|s| s.ident.to_string())
             .unwrap_or_default();
-        if let Ok(args) = m
-            .mac
+        if let Ok(args) = mac
             .parse_body_with(syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated)
         {
             for a in &args {
                 self.visit_expr(a);
             }
         } else if !is_print_macro(&name) {
-            self.out.unknown_calls.push(node_span(&m.mac));
+            self.out.unknown_calls.push(span);
         }
     }
 }

@@ -8,6 +8,7 @@ use syn::{Expr, ExprCall, ExprMethodCall, Pat};
 use crate::diagnostic::{Diagnostic, Location};
 use crate::rust::calls::{file_constants, is_zero_duration, is_zero_int, unwrap_some};
 use crate::rust::chains::{chain, mentions_crate, root_path, strip};
+use crate::rust::enclosing::{track_enclosing_fns, EnclosingFns};
 use crate::rust::per_request::Regions;
 use crate::rust::sockets::{method_span, Imports};
 use crate::rust::{span_of, Context};
@@ -23,6 +24,8 @@ crate::declare_rule! {
     /// closure passed to axum's `get(..)`, actix's `.to(..)` or hyper's `service_fn(..)`, a
     /// `Service::call`), or inside a loop that sends its requests through it. A client built once,
     /// in `main`, a `static`, `OnceLock`/`LazyLock` or application state, is not flagged.
+    /// Test code (`#[test]`, `#[tokio::test]`... functions and `#[cfg(test)]` modules) is not
+    /// checked: tests switch this on purpose, to exercise it.
     ///
     /// ## Why is this bad?
     /// A client keeps the connections it opened in its pool so the next request to the same
@@ -81,7 +84,7 @@ struct Finder<'a> {
     uses: &'a Imports,
     consts: HashMap<String, &'a Expr>,
     hyper: bool,
-    fns: Vec<String>,
+    fns: EnclosingFns,
     sites: Vec<Site>,
     /// Byte ranges of client constructions that a request is sent on directly.
     direct: HashSet<(usize, usize)>,
@@ -133,17 +136,7 @@ impl Finder<'_> {
 }
 
 impl<'a> Visit<'a> for Finder<'a> {
-    fn visit_item_fn(&mut self, f: &'a syn::ItemFn) {
-        self.fns.push(f.sig.ident.to_string());
-        syn::visit::visit_item_fn(self, f);
-        self.fns.pop();
-    }
-
-    fn visit_impl_item_fn(&mut self, f: &'a syn::ImplItemFn) {
-        self.fns.push(f.sig.ident.to_string());
-        syn::visit::visit_impl_item_fn(self, f);
-        self.fns.pop();
-    }
+    track_enclosing_fns!('a, fns);
 
     fn visit_local(&mut self, local: &'a syn::Local) {
         let before = self.sites.len();
@@ -216,10 +209,7 @@ impl<'a> Visit<'a> for Finder<'a> {
             }
             _ => None,
         };
-        let implementing = self
-            .fns
-            .last()
-            .is_some_and(|f| POOL_SETTINGS.contains(&f.as_str()));
+        let implementing = self.fns.innermost_is(|f| POOL_SETTINGS.contains(&f));
         if let (Some(what), false) = (pool, implementing) {
             self.pools.push((method_span(call), what));
         }
@@ -243,19 +233,19 @@ impl<'a> Visit<'a> for Finder<'a> {
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let m = |krate: &str| mentions_crate(ctx.source, krate);
-    let uses = Imports::of(ctx.file);
+    let uses = ctx.analysis.imports();
     let mut finder = Finder {
-        uses: &uses,
+        uses,
         consts: file_constants(ctx.file),
         hyper: m("hyper") || m("hyper_util"),
-        fns: Vec::new(),
+        fns: EnclosingFns::default(),
         sites: Vec::new(),
         direct: HashSet::new(),
         sent: Vec::new(),
         pools: Vec::new(),
     };
     finder.visit_file(ctx.file);
-    let regions = Regions::of(ctx.file, &uses, m("axum"), m("actix_web"));
+    let regions = Regions::of(ctx.file, uses, m("axum"), m("actix_web"));
     let quote = |span: nginx_parser::Span| {
         let written = ctx
             .source
@@ -267,6 +257,9 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     };
     let note = "the client closes first, so the TIME_WAIT lands on this client: one socket held for 60 s per request; toward one server address and port the default 28,232 ephemeral ports (32768-60999) run out at about 470 requests/s, after which new connections fail with \"cannot assign requested address\"";
     for (span, what) in finder.pools {
+        if ctx.analysis.in_test(span) {
+            continue;
+        }
         let message = match what {
             "pool_idle_timeout(0)" => "idle connections expire at once, so this client closes every connection after one response",
             "keep_alive(false)" => "on hyper's client builder this switches the connection pool off, so the client closes every connection after one response",
@@ -286,6 +279,9 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         .filter_map(|(name, at)| Some((name.clone(), regions.at(*at).in_loop?.0)))
         .collect();
     for site in finder.sites {
+        if ctx.analysis.in_test(crate::rust::span_of(site.span)) {
+            continue;
+        }
         let place = regions.at(site.span.byte_range().start);
         let (context, label) = match (place.handler, place.in_loop) {
             _ if place.once => continue,

@@ -8,9 +8,10 @@ use crate::diagnostic::{Diagnostic, Location};
 use crate::rust::eof::{
     is_ok_zero, read_site, stream_fields, summaries, EofSummary, ReadSite, Streams,
 };
-use crate::rust::eof_paths::{judge, judge_select, select_branches, Form, Verdict};
+use crate::rust::eof_paths::{judge, judge_select, Form, Verdict};
 use crate::rust::flow::{Flow, LoopKind};
-use crate::rust::sockets::{functions, Function, Imports};
+use crate::rust::select::select_branches;
+use crate::rust::sockets::Function;
 use crate::rust::{node_span, Context};
 
 crate::declare_rule! {
@@ -87,17 +88,17 @@ const HELP: &str = "treat 0 bytes as the end of the connection: `Ok(0) => break`
 const HELPER_HELP: &str = "make the helper report end of stream as something its callers must handle (`Ok(None)`, or an `UnexpectedEof` error), and leave this loop on it, so the socket is dropped";
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-    let imports = Imports::of(ctx.file);
-    let fns = functions(ctx.file);
+    let imports = ctx.analysis.imports();
+    let fns = ctx.analysis.functions();
     let fields = stream_fields(ctx.file);
-    let helpers = summaries(&imports, &fns, &fields);
-    let test_only = test_only(&fns);
+    let helpers = summaries(imports, fns, &fields);
+    let test_only = test_only(fns);
     let mut seen = HashSet::new();
     for f in fns
         .iter()
         .filter(|f| !f.is_test && !test_only.contains(&f.name))
     {
-        let streams = Streams::of(&imports, f, &fields, false);
+        let streams = Streams::of(imports, f, &fields, false);
         let mut finder = Sites {
             streams: &streams,
             helpers: &helpers,

@@ -2,18 +2,20 @@ use std::collections::{HashMap, HashSet};
 
 use nginx_parser::Span;
 use syn::visit::Visit;
-use syn::{Block, Expr, Member, Pat};
+use syn::Expr;
 
 use crate::diagnostic::{Diagnostic, Location};
-use crate::rust::calls::{file_constants, path_ends_with};
-use crate::rust::sockets::{
-    contains, functions, idents_in_expr, idents_in_macro, idents_in_pat, is_print_macro,
-    listener_ctor, method_span, socket2_ctor, structs, through_access, token_matches, uses,
-    uses_in_file, Function, Imports, Target, Use, UseKind,
+use crate::rust::accept_loops::{
+    borrows_self, dropped_between, exits_on_error, keeps_running, runs_method, self_field,
+    shared_names, Share,
 };
-use crate::rust::{node_span, span_of, Context};
-
-use super::blocked_while_owning::{has_exit, local_name, mentions, Body, Spawns};
+use crate::rust::listeners::{destructured, kept_open, verdict, Binds, Verdict, ACCEPTING};
+use crate::rust::mio_tokens::{register_token, HandledTokens};
+use crate::rust::sockets::{
+    contains, structs, token_matches, uses, uses_in_file, Function, Imports, Target, Use, UseKind,
+};
+use crate::rust::tasks::{local_name, mentions, task_body, Body, Spawns};
+use crate::rust::{node_span, Context};
 
 crate::declare_rule! {
     /// ## What it does
@@ -95,65 +97,16 @@ crate::declare_rule! {
 
 const NOTE: &str = "the kernel completes the handshake of every connection to a listening socket and queues it for accept(); clients send their request and wait, and when they give up, their FIN is acknowledged by the kernel and the queued connection sits in CLOSE_WAIT, because this process never accepts it and so never closes it; the connections and their buffers are held until the listener is closed (for a listener that lives as long as the process, until it exits), and once the backlog is full the kernel drops new connection attempts, so clients time out instead of being refused";
 
-const ACCEPTING: &[&str] = &[
-    "accept",
-    "incoming",
-    "poll_accept",
-    "accept_raw",
-    "accept4",
-    "into_incoming",
-];
-
-/// Methods that use a listener without accepting or handing it over (`as_raw_fd` is not one:
-/// the raw fd may be accepted from).
-const NEUTRAL: &[&str] = &[
-    "local_addr",
-    "set_nonblocking",
-    "set_ttl",
-    "ttl",
-    "take_error",
-    "only_v6",
-    "set_only_v6",
-    "listen",
-    "bind",
-    "set_reuse_address",
-    "set_reuse_port",
-    "reuse_address",
-    "is_nonblocking",
-];
-
-#[derive(PartialEq)]
-enum Verdict {
-    /// Accepted from, handed over, dropped or used in a way the analysis cannot follow.
-    Handled,
-    Neutral,
-    Stored(Span, String, String),
-}
-
-fn verdict(u: &Use) -> Verdict {
-    match &u.kind {
-        UseKind::Receiver { method }
-            if NEUTRAL.contains(&method.as_str()) || method.starts_with("set_") =>
-        {
-            Verdict::Neutral
-        }
-        UseKind::MacroArg { name } if is_print_macro(name) => Verdict::Neutral,
-        UseKind::Operand => Verdict::Neutral,
-        UseKind::StoredIn { ty, field } => Verdict::Stored(u.context, ty.clone(), field.clone()),
-        _ => Verdict::Handled,
-    }
-}
-
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-    let imports = Imports::of(ctx.file);
-    let fns = functions(ctx.file);
+    let imports = ctx.analysis.imports();
+    let fns = ctx.analysis.functions();
     let (structs, _) = structs(ctx.file);
     // Fields that hold a listener, with where it is stored and bound.
     let mut fields: Vec<(Span, String, String, Span)> = Vec::new();
     let mut locals: HashMap<usize, Vec<(String, Span)>> = HashMap::new();
     for (i, f) in fns.iter().enumerate().filter(|(_, f)| !f.is_test) {
         let mut binds = Binds {
-            imports: &imports,
+            imports,
             locals: Vec::new(),
             stored: Vec::new(),
         };
@@ -165,7 +118,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             .into_iter()
             .filter(|(n, ..)| !n.starts_with('_'))
         {
-            let uses: Vec<Use> = uses(&imports, f.block, &Target::Local(name.clone()))
+            let uses: Vec<Use> = uses(imports, f.block, &Target::Local(name.clone()))
                 .into_iter()
                 .filter(|u| u.span.start >= after)
                 .collect();
@@ -210,7 +163,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         {
             continue;
         }
-        let handled = uses_in_file(&imports, &fns, &Target::Field(field.clone()))
+        let handled = uses_in_file(imports, fns, &Target::Field(field.clone()))
             .iter()
             .any(|u| verdict(u) != Verdict::Neutral)
             || destructured(ctx.file, field);
@@ -224,136 +177,8 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             );
         }
     }
-    mio_tokens(ctx, &imports, &fns, &locals, &fields, out);
-    accept_exits(&fns, out);
-}
-
-/// Listener bindings of one function: `let l = TcpListener::bind(..)?` (name, call span, whether
-/// it is a socket2 `Socket` that must still be `listen`ed), and listeners bound straight into a
-/// field (`Server { listener: TcpListener::bind(..)? }`, `self.listener = Some(..)`).
-struct Binds<'i> {
-    imports: &'i Imports,
-    /// Name, bind call, end of the `let` statement, whether it is a socket2 `Socket`.
-    locals: Vec<(String, Span, u32, bool)>,
-    stored: Vec<(Span, String, String, Span)>,
-}
-
-impl<'ast> Visit<'ast> for Binds<'_> {
-    fn visit_item(&mut self, _: &'ast syn::Item) {}
-    fn visit_local(&mut self, l: &'ast syn::Local) {
-        let pat = match &l.pat {
-            Pat::Type(t) => &*t.pat,
-            p => p,
-        };
-        if let (Pat::Ident(i), Some(init)) = (pat, &l.init) {
-            if let Some(span) = listener_ctor(self.imports, &init.expr) {
-                self.locals
-                    .push((i.ident.to_string(), span, node_span(l).end, false));
-            } else if let Some(span) = socket2_ctor(self.imports, &init.expr) {
-                self.locals
-                    .push((i.ident.to_string(), span, node_span(l).end, true));
-            }
-        }
-        syn::visit::visit_local(self, l);
-    }
-    fn visit_expr_struct(&mut self, s: &'ast syn::ExprStruct) {
-        let ty = s
-            .path
-            .segments
-            .last()
-            .map(|s| s.ident.to_string())
-            .unwrap_or_default();
-        for fv in &s.fields {
-            if let (Member::Named(field), Some(ctor)) = (
-                &fv.member,
-                listener_ctor(self.imports, unwrap_some(&fv.expr)),
-            ) {
-                self.stored
-                    .push((node_span(&fv.member), ty.clone(), field.to_string(), ctor));
-            }
-        }
-        syn::visit::visit_expr_struct(self, s);
-    }
-}
-
-/// `Some(x)` → `x`, else the expression itself.
-fn unwrap_some(e: &Expr) -> &Expr {
-    crate::rust::calls::unwrap_some(e).unwrap_or(e)
-}
-
-/// Where a function keeps running after the `let` that binds a listener (ending at `after`), with the listener still open: a
-/// `loop`, a `while`, a `for` over connections (`incoming()`), an `.await` or a `.join()` after
-/// it, in the function's own body (a closure or an async block runs elsewhere). A function that
-/// binds and returns (a free-port probe) keeps nothing open. `None` too when the function
-/// connects somewhere: binding and connecting without accepting is a client test's set-up.
-fn kept_open(f: &Function<'_>, after: u32) -> Option<Span> {
-    /// The first loop, the first `.await`/`.join()`, whether the function connects.
-    struct Finder(u32, Option<Span>, Option<Span>, bool);
-    impl<'ast> Visit<'ast> for Finder {
-        fn visit_item(&mut self, _: &'ast syn::Item) {}
-        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
-        fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
-        fn visit_expr(&mut self, e: &'ast Expr) {
-            let (looping, waiting) = match e {
-                Expr::Loop(l) => (Some(span_of(l.loop_token.span)), None),
-                Expr::While(w) => (Some(span_of(w.while_token.span)), None),
-                Expr::ForLoop(l) if calls_method(&l.expr, "incoming") => {
-                    (Some(span_of(l.for_token.span)), None)
-                }
-                Expr::Await(a) => (None, Some(span_of(a.await_token.span))),
-                Expr::MethodCall(m) if m.method == "join" && m.args.is_empty() => {
-                    (None, Some(span_of(m.method.span())))
-                }
-                _ => (None, None),
-            };
-            self.3 |= match e {
-                Expr::Call(c) => crate::rust::calls::path_ends_with(&c.func, &["connect"]),
-                Expr::MethodCall(m) => m.method == "connect",
-                _ => false,
-            };
-            if let Some(k) = looping.filter(|k| k.start >= self.0) {
-                self.1.get_or_insert(k);
-            }
-            if let Some(k) = waiting.filter(|k| k.start >= self.0) {
-                self.2.get_or_insert(k);
-            }
-            syn::visit::visit_expr(self, e);
-        }
-    }
-    let mut finder = Finder(after, None, None, false);
-    finder.visit_block(f.block);
-    finder.1.or(finder.2).filter(|_| !finder.3)
-}
-
-/// Whether a method named `method` is called anywhere in `expr`'s receiver chain.
-fn calls_method(expr: &Expr, method: &str) -> bool {
-    let mut e = expr;
-    loop {
-        e = match e {
-            Expr::MethodCall(m) if m.method == method => return true,
-            Expr::MethodCall(m) => &m.receiver,
-            Expr::Paren(p) => &p.expr,
-            Expr::Reference(r) => &r.expr,
-            _ => return false,
-        };
-    }
-}
-
-/// Whether some pattern of the file takes the field out (`let Server { listener, .. } = self`).
-fn destructured(file: &syn::File, field: &str) -> bool {
-    struct Finder<'f>(&'f str, bool);
-    impl<'ast> Visit<'ast> for Finder<'_> {
-        fn visit_pat_struct(&mut self, p: &'ast syn::PatStruct) {
-            self.1 |= p
-                .fields
-                .iter()
-                .any(|f| matches!(&f.member, Member::Named(i) if i == self.0));
-            syn::visit::visit_pat_struct(self, p);
-        }
-    }
-    let mut f = Finder(field, false);
-    f.visit_file(file);
-    f.1
+    mio_tokens(ctx, imports, fns, &locals, &fields, out);
+    accept_exits(fns, out);
 }
 
 /// The mio case: a listener registered with a token no `match event.token()` arm handles.
@@ -369,60 +194,7 @@ fn mio_tokens(
     if matches.is_empty() {
         return;
     }
-    let consts = file_constants(ctx.file);
-    let value = |e: &Expr| -> Option<String> {
-        let e = match e {
-            Expr::Path(p) if p.path.segments.len() == 1 => {
-                consts.get(&p.path.segments[0].ident.to_string()).copied()?
-            }
-            e => e,
-        };
-        match e {
-            Expr::Call(c)
-                if c.args.len() == 1 && crate::rust::calls::path_ends_with(&c.func, &["Token"]) =>
-            {
-                Some(
-                    ctx.source
-                        .get(node_span(&c.args[0]).range())?
-                        .trim()
-                        .to_string(),
-                )
-            }
-            _ => None,
-        }
-    };
-    // What every arm of every token match names: identifiers, and values of `Token(n)` constants.
-    let mut handled: HashSet<String> = HashSet::new();
-    for m in &matches {
-        for arm in &m.arms {
-            for id in idents_in_pat(&arm.pat) {
-                match consts.get(&id).and_then(|e| value(e)) {
-                    Some(v) => {
-                        handled.insert(format!("={v}"));
-                    }
-                    // A constant of another file (`use crate::tokens::LISTENER`): its value may
-                    // be any token's, so every token counts as handled.
-                    None if is_const_name(&id) => {
-                        handled.insert(ANY.to_string());
-                    }
-                    None => {}
-                }
-                handled.insert(id);
-            }
-            let text: String = ctx
-                .source
-                .get(node_span(&arm.pat).range())
-                .unwrap_or("")
-                .split_whitespace()
-                .collect();
-            for (i, _) in text.match_indices("Token(") {
-                if let Some(end) = text[i..].find(')') {
-                    handled.insert(format!("={}", &text[i + 6..i + end]));
-                }
-            }
-        }
-    }
-    handled.extend(compared_idents(ctx.file));
+    let handled = HandledTokens::of(ctx.file, ctx.source, &matches);
     for (i, f) in fns.iter().enumerate().filter(|(_, f)| !f.is_test) {
         let mut targets: Vec<(Target, String)> = locals
             .get(&i)
@@ -449,15 +221,7 @@ fn mio_tokens(
                 let Some(token) = register_token(f.block, u.context) else {
                     continue;
                 };
-                let name = match &token {
-                    Expr::Path(p) if p.path.segments.len() == 1 => {
-                        Some(p.path.segments[0].ident.to_string())
-                    }
-                    _ => None,
-                };
-                let known = name.as_ref().is_some_and(|n| handled.contains(n))
-                    || value(&token).is_some_and(|v| handled.contains(&format!("={v}")));
-                if known || handled.contains(ANY) || (name.is_none() && value(&token).is_none()) {
+                if handled.handles(&token) {
                     continue;
                 }
                 // A listener also accepted outside every token match is served regardless of tokens.
@@ -480,62 +244,6 @@ fn mio_tokens(
             }
         }
     }
-}
-
-/// Stands for every token in the set of handled ones.
-const ANY: &str = "=*";
-
-/// A SCREAMING_CASE name: a constant, in a pattern.
-fn is_const_name(id: &str) -> bool {
-    id.len() > 1
-        && id.starts_with(|c: char| c.is_ascii_uppercase())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-}
-
-/// The token argument of the `register`/`reregister` call at `call`.
-fn register_token(block: &Block, call: Span) -> Option<Expr> {
-    struct Finder(Span, Option<Expr>);
-    impl<'ast> Visit<'ast> for Finder {
-        fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
-            if node_span(m) == self.0 && m.args.len() >= 2 {
-                self.1 = Some(through_access(&m.args[1]).clone());
-            }
-            syn::visit::visit_expr_method_call(self, m);
-        }
-    }
-    let mut f = Finder(call, None);
-    f.visit_block(block);
-    f.1
-}
-
-/// Identifiers compared with `==`/`!=` anywhere in the file, or named in a `matches!`-like macro:
-/// a token tested that way is handled.
-fn compared_idents(file: &syn::File) -> Vec<String> {
-    struct Finder(Vec<String>);
-    impl<'ast> Visit<'ast> for Finder {
-        fn visit_expr_binary(&mut self, b: &'ast syn::ExprBinary) {
-            if matches!(b.op, syn::BinOp::Eq(_) | syn::BinOp::Ne(_)) {
-                self.0.extend(idents_in_expr(&b.left));
-                self.0.extend(idents_in_expr(&b.right));
-            }
-            syn::visit::visit_expr_binary(self, b);
-        }
-        fn visit_macro(&mut self, m: &'ast syn::Macro) {
-            if !m
-                .path
-                .segments
-                .last()
-                .is_some_and(|s| is_print_macro(&s.ident.to_string()))
-            {
-                self.0.extend(idents_in_macro(m));
-            }
-        }
-    }
-    let mut f = Finder(Vec::new());
-    f.visit_file(file);
-    f.0
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -612,327 +320,4 @@ fn accept_exits(fns: &[Function<'_>], out: &mut Vec<Diagnostic>) {
             }
         }
     }
-}
-
-/// The code a spawned closure or async block runs (`move` ones only: others borrow).
-fn task_body(arg: &Expr) -> Option<Body<'_>> {
-    match arg {
-        Expr::Closure(c) if c.capture.is_some() => Some(match &*c.body {
-            Expr::Async(a) => Body::Block(&a.block),
-            e => Body::Expr(e),
-        }),
-        Expr::Async(a) if a.capture.is_some() => Some(Body::Block(&a.block)),
-        _ => None,
-    }
-}
-
-/// A name that shares a value with another owner.
-struct Share {
-    /// The other owner: a local `Arc` or `self.<field>`.
-    owner: String,
-    /// The `let` that makes the clone.
-    made: Span,
-}
-
-/// `let c = a.clone()` / `Arc::clone(&a)` where `a = Arc::new(..)` in the same body, or
-/// `let c = self.field.clone()`: the clone's name and what it shares.
-fn shared_names(block: &Block) -> HashMap<String, Share> {
-    struct Finder {
-        /// Names bound to `Arc::new(..)`.
-        arcs: HashSet<String>,
-        out: HashMap<String, Share>,
-    }
-    impl<'ast> Visit<'ast> for Finder {
-        fn visit_item(&mut self, _: &'ast syn::Item) {}
-        fn visit_local(&mut self, l: &'ast syn::Local) {
-            let name = match &l.pat {
-                Pat::Ident(i) => Some(i.ident.to_string()),
-                Pat::Type(t) => match &*t.pat {
-                    Pat::Ident(i) => Some(i.ident.to_string()),
-                    _ => None,
-                },
-                _ => None,
-            };
-            if let (Some(name), Some(init)) = (name, &l.init) {
-                fn arc<'e>(e: &'e Expr, method: &str) -> Option<&'e Expr> {
-                    match e {
-                        Expr::Call(c) if c.args.len() == 1 => {
-                            path_ends_with(&c.func, &["Arc", method]).then(|| &c.args[0])
-                        }
-                        _ => None,
-                    }
-                }
-                let value = crate::rust::sockets::through_wrappers(&init.expr);
-                let cloned = match value {
-                    Expr::MethodCall(m) if m.method == "clone" && m.args.is_empty() => {
-                        Some(through_access(&m.receiver))
-                    }
-                    e => arc(e, "clone").map(through_access),
-                };
-                if arc(value, "new").is_some() {
-                    self.arcs.insert(name.clone());
-                }
-                let owner = cloned.and_then(|e| match (local_name(e), self_field(e)) {
-                    (Some(a), _) => self.arcs.contains(&a).then_some(a),
-                    (None, Some(field)) => Some(format!("self.{field}")),
-                    _ => None,
-                });
-                if let Some(owner) = owner {
-                    let made = node_span(l);
-                    self.out.insert(name, Share { owner, made });
-                }
-            }
-            syn::visit::visit_local(self, l);
-        }
-    }
-    let mut f = Finder {
-        arcs: HashSet::new(),
-        out: HashMap::new(),
-    };
-    f.visit_block(block);
-    f.out
-}
-
-/// `self.field` (through `&`, `as_ref()`...): the field's name.
-fn self_field(e: &Expr) -> Option<String> {
-    match through_access(e) {
-        Expr::Field(f) if local_name(&f.base).as_deref() == Some("self") => match &f.member {
-            Member::Named(i) => Some(i.to_string()),
-            Member::Unnamed(_) => None,
-        },
-        _ => None,
-    }
-}
-
-/// Whether a method takes `&self` (the struct, and its listener, stay with the caller).
-fn borrows_self(f: &Function<'_>) -> bool {
-    matches!(f.sig.inputs.first(), Some(syn::FnArg::Receiver(r)) if matches!(r.kind, syn::ReceiverKind::Reference(..)))
-}
-
-/// `clone.method(..)` in a task body for one of `methods`.
-fn runs_method(
-    body: Body<'_>,
-    clone: &str,
-    methods: &HashMap<String, (Span, Span, String)>,
-) -> Option<(Span, Span, String)> {
-    struct Finder<'m>(
-        &'m str,
-        &'m HashMap<String, (Span, Span, String)>,
-        Option<(Span, Span, String)>,
-    );
-    impl<'ast> Visit<'ast> for Finder<'_> {
-        fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
-            if local_name(through_access(&m.receiver)).as_deref() == Some(self.0) {
-                if let Some(found) = self.1.get(&m.method.to_string()) {
-                    self.2.get_or_insert(found.clone());
-                }
-            }
-            syn::visit::visit_expr_method_call(self, m);
-        }
-    }
-    let mut f = Finder(clone, methods, None);
-    body.visit(&mut f);
-    f.2
-}
-
-/// Where a loop in `body` leaves on an accept error of the listener `is_listener` recognises:
-/// `listener.accept()?` (or `.await?`, `unwrap()`, `expect(..)`), a `match` on the accept
-/// whose `Err` arm breaks or returns, `while let Ok(..) = listener.accept()`, or `let s = s?`
-/// in `for s in listener.incoming()`. Returns the exit, the accept call and the field name
-/// when the listener is `self.<field>`.
-fn exits_on_error(
-    body: Body<'_>,
-    is_listener: &dyn Fn(&Expr) -> bool,
-) -> Option<(Span, Span, Option<String>)> {
-    struct Finder<'p> {
-        is_listener: &'p dyn Fn(&Expr) -> bool,
-        loops: usize,
-        /// Names bound to the items of `incoming()` by an enclosing `for`.
-        items: Vec<(String, Span, Option<String>)>,
-        found: Option<(Span, Span, Option<String>)>,
-    }
-    impl Finder<'_> {
-        /// The accept call `e` is (through `.await` and parentheses) on the listener.
-        fn accept(&self, e: &Expr, methods: &[&str]) -> Option<(Span, Option<String>)> {
-            let mut e = e;
-            while let Expr::Await(a) = e {
-                e = &a.base;
-            }
-            match e {
-                Expr::Paren(p) => self.accept(&p.expr, methods),
-                Expr::MethodCall(m)
-                    if methods.iter().any(|w| m.method == w)
-                        && (self.is_listener)(through_access(&m.receiver)) =>
-                {
-                    Some((method_span(m), self_field(&m.receiver)))
-                }
-                _ => None,
-            }
-        }
-        fn hit(&mut self, exit: Span, (accept, field): (Span, Option<String>)) {
-            if self.loops > 0 {
-                self.found.get_or_insert((exit, accept, field));
-            }
-        }
-    }
-    impl<'ast> Visit<'ast> for Finder<'_> {
-        fn visit_item(&mut self, _: &'ast syn::Item) {}
-        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
-        fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
-        fn visit_expr_try(&mut self, t: &'ast syn::ExprTry) {
-            if let Some(a) = self.accept(&t.expr, &["accept"]) {
-                self.hit(span_of(t.question_token.span), a);
-            } else if let Some((_, accept, field)) =
-                local_name(&t.expr).and_then(|n| self.items.iter().find(|(i, ..)| *i == n).cloned())
-            {
-                self.hit(span_of(t.question_token.span), (accept, field));
-            }
-            syn::visit::visit_expr_try(self, t);
-        }
-        fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
-            if m.method == "unwrap" || m.method == "expect" {
-                if let Some(a) = self.accept(&m.receiver, &["accept"]) {
-                    self.hit(method_span(m), a);
-                }
-            }
-            syn::visit::visit_expr_method_call(self, m);
-        }
-        fn visit_expr_match(&mut self, m: &'ast syn::ExprMatch) {
-            let item = local_name(&m.expr)
-                .and_then(|n| self.items.iter().find(|(i, ..)| *i == n).cloned())
-                .map(|(_, accept, field)| (accept, field));
-            if let Some(a) = self.accept(&m.expr, &["accept"]).or(item) {
-                let err_exits = m.arms.iter().find(|arm| {
-                    matches!(&arm.pat, Pat::TupleStruct(t) if t.path.segments.last().is_some_and(|s| s.ident == "Err"))
-                        && has_exit(Body::Expr(&arm.body), None)
-                });
-                if let Some(arm) = err_exits {
-                    self.hit(node_span(&arm.pat), a);
-                }
-            }
-            syn::visit::visit_expr_match(self, m);
-        }
-        fn visit_expr_while(&mut self, w: &'ast syn::ExprWhile) {
-            self.loops += 1;
-            if let Expr::Let(l) = &*w.cond {
-                let ok = matches!(&*l.pat, Pat::TupleStruct(t) if t.path.segments.last().is_some_and(|s| s.ident == "Ok"));
-                if let (true, Some(a)) = (ok, self.accept(&l.expr, &["accept"])) {
-                    self.hit(node_span(&*l.pat), a);
-                }
-            }
-            syn::visit::visit_expr_while(self, w);
-            self.loops -= 1;
-        }
-        fn visit_expr_loop(&mut self, l: &'ast syn::ExprLoop) {
-            self.loops += 1;
-            syn::visit::visit_expr_loop(self, l);
-            self.loops -= 1;
-        }
-        fn visit_expr_for_loop(&mut self, f: &'ast syn::ExprForLoop) {
-            self.loops += 1;
-            let pushed = match (&*f.pat, self.accept(&f.expr, &["incoming"])) {
-                (Pat::Ident(i), Some((accept, field))) => {
-                    self.items.push((i.ident.to_string(), accept, field));
-                    true
-                }
-                _ => false,
-            };
-            syn::visit::visit_expr_for_loop(self, f);
-            if pushed {
-                self.items.pop();
-            }
-            self.loops -= 1;
-        }
-    }
-    let mut f = Finder {
-        is_listener,
-        loops: 0,
-        items: Vec::new(),
-        found: None,
-    };
-    body.visit(&mut f);
-    f.found
-}
-
-/// Where a function keeps running after the task spawned with `task` (a loop, an `.await`), so
-/// that what it holds stays alive after the task has ended. Waiting for the task itself (its
-/// handle awaited, `spawn(..).await`) or joining threads (`.join()`, a `for` loop that joins)
-/// ends when the tasks end, and does not count.
-fn keeps_running(f: &Function<'_>, task: Span) -> Option<Span> {
-    /// The name the spawn's handle is bound to: `let h = thread::spawn(..)`.
-    struct Handle(Span, Option<String>);
-    impl<'ast> Visit<'ast> for Handle {
-        fn visit_local(&mut self, l: &'ast syn::Local) {
-            if let (Pat::Ident(i), Some(init)) = (&l.pat, &l.init) {
-                if contains(node_span(&*init.expr), self.0) {
-                    self.1 = Some(i.ident.to_string());
-                }
-            }
-            syn::visit::visit_local(self, l);
-        }
-    }
-    struct Finder(Span, Option<String>, Option<Span>);
-    impl Finder {
-        /// Whether `e` is the spawned task itself: its handle, or the spawn call.
-        fn is_task(&self, e: &Expr) -> bool {
-            let e = crate::rust::sockets::through_wrappers(e);
-            contains(node_span(e), self.0)
-                || local_name(e).is_some_and(|n| Some(&n) == self.1.as_ref())
-        }
-    }
-    impl<'ast> Visit<'ast> for Finder {
-        fn visit_item(&mut self, _: &'ast syn::Item) {}
-        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
-        fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
-        fn visit_expr(&mut self, e: &'ast Expr) {
-            let at = match e {
-                Expr::Loop(l) => Some(span_of(l.loop_token.span)),
-                Expr::While(w) => Some(span_of(w.while_token.span)),
-                Expr::ForLoop(l) if !joins(&l.body) => Some(span_of(l.for_token.span)),
-                Expr::Await(a) if !self.is_task(&a.base) => Some(span_of(a.await_token.span)),
-                _ => None,
-            };
-            if let Some(at) = at.filter(|at| at.start >= self.0.end) {
-                self.2.get_or_insert(at);
-            }
-            syn::visit::visit_expr(self, e);
-        }
-    }
-    fn joins(body: &Block) -> bool {
-        struct Joins(bool);
-        impl<'ast> Visit<'ast> for Joins {
-            fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
-                self.0 |= m.method == "join";
-                syn::visit::visit_expr_method_call(self, m);
-            }
-        }
-        let mut j = Joins(false);
-        j.visit_block(body);
-        j.0
-    }
-    let mut handle = Handle(task, None);
-    handle.visit_block(f.block);
-    let mut finder = Finder(task, handle.1, None);
-    finder.visit_block(f.block);
-    finder.2
-}
-
-/// Whether `drop(name)` is called between `from` and `to`: the spawner lets go of its owner
-/// before it keeps running, and the task is the last one.
-fn dropped_between(block: &Block, name: &str, from: u32, to: u32) -> bool {
-    struct Finder<'n>(&'n str, u32, u32, bool);
-    impl<'ast> Visit<'ast> for Finder<'_> {
-        fn visit_item(&mut self, _: &'ast syn::Item) {}
-        fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
-            let at = node_span(c).start;
-            self.3 |= path_ends_with(&c.func, &["drop"])
-                && c.args.len() == 1
-                && local_name(&c.args[0]).as_deref() == Some(self.0)
-                && (self.1..self.2).contains(&at);
-            syn::visit::visit_expr_call(self, c);
-        }
-    }
-    let mut f = Finder(name, from, to, false);
-    f.visit_block(block);
-    f.3
 }

@@ -1,11 +1,15 @@
 use std::collections::HashMap;
 
 use syn::visit::Visit;
-use syn::{Expr, ExprArray, ExprCall, ExprMethodCall, Lit};
+use syn::{Expr, ExprArray, ExprCall, ExprMethodCall};
 
 use crate::diagnostic::{Diagnostic, Location};
-use crate::rust::calls::{file_constants, is_zero_duration, path_ends_with, unwrap_some};
+use crate::rust::calls::{file_constants, path_ends_with};
 use crate::rust::chains::{chain, mentions_crate, root_path, strip};
+use crate::rust::enclosing::{track_enclosing_fns, EnclosingFns};
+use crate::rust::http_values::{
+    is_actix_disabled, is_connection_close, is_false, is_request, is_served_response,
+};
 use crate::rust::sockets::method_span;
 use crate::rust::{node_span, Context};
 
@@ -21,6 +25,8 @@ crate::declare_rule! {
     /// TCP keep-alive (`SO_KEEPALIVE`, `tcp_keepalive`, `set_keepalive`) is another thing and is
     /// never flagged; nor is a `Connection` header in actix-web or tiny_http responses, which those
     /// servers drop before sending.
+    /// Test code (`#[test]`, `#[tokio::test]`... functions and `#[cfg(test)]` modules) is not
+    /// checked: tests switch this on purpose, to exercise it.
     ///
     /// ## Why is this bad?
     /// Without keep-alive the server closes the connection after every response. The side that
@@ -81,7 +87,7 @@ struct Finder<'a> {
     warp: bool,
     /// Names of the enclosing functions: a crate's own `fn force_close` that sets
     /// `ConnectionType::Close` implements the switch, it does not use it.
-    fns: Vec<String>,
+    fns: EnclosingFns,
     out: Vec<(nginx_parser::Span, Kind)>,
 }
 
@@ -95,113 +101,8 @@ const SWITCHES: &[&str] = &[
     "set_connection_type",
 ];
 
-fn is_false(expr: &Expr, consts: &HashMap<String, &Expr>) -> bool {
-    match strip(expr) {
-        Expr::Lit(l) => matches!(&l.lit, Lit::Bool(b) if !b.value),
-        Expr::Path(p) if p.path.segments.len() == 1 => {
-            let name = p.path.segments[0].ident.to_string();
-            consts.get(&name).is_some_and(
-                |v| matches!(strip(v), Expr::Lit(l) if matches!(&l.lit, Lit::Bool(b) if !b.value)),
-            )
-        }
-        _ => false,
-    }
-}
-
-/// What actix-web turns into `KeepAlive::Disabled`: `KeepAlive::Disabled`, `None`, a zero
-/// duration (bare, in `Some` or in `KeepAlive::Timeout`).
-fn is_actix_disabled(expr: &Expr, consts: &HashMap<String, &Expr>) -> bool {
-    let expr = strip(expr);
-    if path_ends_with(expr, &["KeepAlive", "Disabled"])
-        || path_ends_with(expr, &["None"])
-        || is_zero_duration(expr, consts)
-    {
-        return true;
-    }
-    if let Expr::Call(c) = expr {
-        if path_ends_with(&c.func, &["KeepAlive", "Timeout"]) && c.args.len() == 1 {
-            return is_zero_duration(&c.args[0], consts);
-        }
-    }
-    unwrap_some(expr).is_some_and(|inner| is_zero_duration(inner, consts))
-}
-
-/// The text of a string or byte-string literal, through `&`, `[..]` and the usual constructors
-/// (`HeaderValue::from_static("close")`, `"close".parse().unwrap()`).
-fn literal_text(expr: &Expr) -> Option<String> {
-    match strip(expr) {
-        Expr::Lit(l) => match &l.lit {
-            Lit::Str(s) => Some(s.value()),
-            Lit::ByteStr(b) => String::from_utf8(b.value()).ok(),
-            _ => None,
-        },
-        Expr::Index(i) => literal_text(&i.expr),
-        Expr::Call(c) if c.args.len() == 1 => {
-            let ctor = ["from_static", "from_str", "from_bytes", "try_from", "from"];
-            ctor.iter()
-                .any(|f| {
-                    path_ends_with(&c.func, &["HeaderValue", f])
-                        || path_ends_with(&c.func, &["HeaderName", f])
-                })
-                .then(|| literal_text(&c.args[0]))
-                .flatten()
-        }
-        Expr::MethodCall(m)
-            if matches!(m.method.to_string().as_str(), "parse" | "try_into" | "into") =>
-        {
-            literal_text(&m.receiver)
-        }
-        _ => None,
-    }
-}
-
-fn is_connection_close(name: &Expr, value: &Expr) -> bool {
-    let name_ok = path_ends_with(strip(name), &["CONNECTION"])
-        || literal_text(name).is_some_and(|n| n.trim().eq_ignore_ascii_case("connection"));
-    name_ok && literal_text(value).is_some_and(|v| v.trim().eq_ignore_ascii_case("close"))
-}
-
-/// Whether a builder chain builds a request: a client asking for `Connection: close` makes the
-/// server close, but that is the client's choice, not this server's.
-fn is_request(receiver: &Expr) -> bool {
-    let (root, calls) = chain(receiver);
-    let request_call = calls.iter().any(|c| {
-        matches!(
-            c.method.to_string().as_str(),
-            "get" | "post" | "put" | "patch" | "delete" | "head" | "request" | "method" | "uri"
-        )
-    });
-    request_call
-        || root_path(root).unwrap_or_default().iter().any(|s| {
-            let s = s.to_ascii_lowercase();
-            s.contains("req") || s.contains("client")
-        })
-}
-
-/// An actix-web response builder, which drops a hand-set `Connection` header.
-fn is_actix_response(receiver: &Expr) -> bool {
-    root_path(chain(receiver).0)
-        .unwrap_or_default()
-        .iter()
-        .any(|s| s.starts_with("HttpResponse"))
-}
-
-fn is_served_response(receiver: &Expr) -> bool {
-    !is_request(receiver) && !is_actix_response(receiver)
-}
-
 impl<'a> Visit<'a> for Finder<'a> {
-    fn visit_item_fn(&mut self, f: &'a syn::ItemFn) {
-        self.fns.push(f.sig.ident.to_string());
-        syn::visit::visit_item_fn(self, f);
-        self.fns.pop();
-    }
-
-    fn visit_impl_item_fn(&mut self, f: &'a syn::ImplItemFn) {
-        self.fns.push(f.sig.ident.to_string());
-        syn::visit::visit_impl_item_fn(self, f);
-        self.fns.pop();
-    }
+    track_enclosing_fns!('a, fns);
 
     fn visit_expr_method_call(&mut self, call: &'a ExprMethodCall) {
         let method = call.method.to_string();
@@ -247,10 +148,7 @@ impl<'a> Visit<'a> for Finder<'a> {
             }
             _ => None,
         };
-        let implementing = self
-            .fns
-            .last()
-            .is_some_and(|f| SWITCHES.contains(&f.as_str()));
+        let implementing = self.fns.innermost_is(|f| SWITCHES.contains(&f));
         if let (Some(kind), false) = (found, implementing) {
             self.out.push((method_span(call), kind));
         }
@@ -295,11 +193,14 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         header_server: hyper || axum || warp || m("http"),
         axum,
         warp,
-        fns: Vec::new(),
+        fns: EnclosingFns::default(),
         out: Vec::new(),
     };
     finder.visit_file(ctx.file);
     for (span, kind) in finder.out {
+        if ctx.analysis.in_test(span) {
+            continue;
+        }
         let written = ctx
             .source
             .get(span.range())

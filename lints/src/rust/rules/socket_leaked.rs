@@ -1,16 +1,11 @@
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use nginx_parser::Span;
 use syn::visit::Visit;
-use syn::{Block, Expr, Pat, Stmt};
 
 use crate::diagnostic::{Diagnostic, Location};
-use crate::rust::sockets::{
-    accepted_names, accepted_value, functions, is_fd_borrowing, is_fd_closing, is_print_macro,
-    is_raw_fd_type, method_span, structs, through_access, through_wrappers, uses, AcceptedNames,
-    Imports, Shape, StructDef, Target, Use, UseKind,
-};
-use crate::rust::{node_span, Context};
+use crate::rust::leaks::{file_closes_fds, judge_raw, RawFd, Sinks};
+use crate::rust::sockets::{accepted_names, structs, Shape};
+use crate::rust::Context;
 
 crate::declare_rule! {
     /// ## What it does
@@ -67,43 +62,18 @@ crate::declare_rule! {
     }
 }
 
-const NOTE: &str = "when the peer closes, the kernel acknowledges its FIN and the connection waits in CLOSE_WAIT for this process to close its side; a leaked socket is never closed, so the connection, its file descriptor and its buffers are held until the process exits, and once the descriptors run out accept() fails with EMFILE and new connections are refused";
-
-const SHUTDOWN_NOTE: &str = "`shutdown` sent this side's FIN, so the connection itself ends normally, without CLOSE_WAIT; but the descriptor is never closed, so every connection holds one until the process exits, and once the descriptors run out accept() fails with EMFILE and new connections are refused";
-
-const KEEP_HELP: &str = "let the socket be dropped when the connection is done (end of scope or `drop(stream)`); if it must outlive this function, store it in a value that is dropped when the connection ends";
-
-/// One leak: where the socket escapes, what happens there, where it was accepted.
-struct Leak {
-    at: Span,
-    message: String,
-    label: String,
-    accepted: Span,
-    extra: Vec<(Span, String)>,
-    note: &'static str,
-    help: &'static str,
-}
-
-/// A raw fd to follow: named `name`, produced at `from` (the accept, or the `into_raw_fd()`).
-struct RawFd {
-    name: String,
-    from: Span,
-    accepted: Span,
-    how: &'static str,
-}
-
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-    let imports = Imports::of(ctx.file);
+    let imports = ctx.analysis.imports();
     let (structs, drops) = structs(ctx.file);
-    let file_closes = file_closes_fds(&imports, ctx.file);
+    let file_closes = file_closes_fds(imports, ctx.file);
     let mut leaks = Vec::new();
-    for f in functions(ctx.file).iter().filter(|f| !f.is_test) {
-        let names = accepted_names(&imports, f.block);
+    for f in ctx.analysis.non_test_functions() {
+        let names = accepted_names(imports, f.block);
         if names.is_empty() {
             continue;
         }
         let mut sinks = Sinks {
-            imports: &imports,
+            imports,
             names: &names,
             block: f.block,
             source: ctx.source,
@@ -126,7 +96,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         );
         for fd in raw {
             leaks.extend(judge_raw(
-                &imports,
+                imports,
                 f.block,
                 &fd,
                 &structs,
@@ -148,325 +118,4 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         }
         out.push(d.note(leak.note).help(leak.help));
     }
-}
-
-/// Finds the sockets of one function that escape their owner: `forget`, `Box::leak`,
-/// `ManuallyDrop::new`, a `Box::into_raw` or `into_raw_fd()` whose result is thrown away; and
-/// collects `let fd = stream.into_raw_fd()` bindings to follow as raw fds.
-struct Sinks<'a> {
-    imports: &'a Imports,
-    names: &'a AcceptedNames,
-    block: &'a Block,
-    source: &'a str,
-    leaks: Vec<Leak>,
-    raw: Vec<RawFd>,
-}
-
-impl Sinks<'_> {
-    /// The accepted socket (not a raw fd) an expression holds: its name as written (if a plain
-    /// name) and its accept site.
-    fn socket(&self, e: &Expr) -> Option<(Option<String>, Span)> {
-        let a = accepted_value(self.imports, self.names, e).filter(|a| a.shape == Shape::Socket)?;
-        let name = match through_wrappers(e) {
-            Expr::Path(p) if p.path.segments.len() == 1 => {
-                Some(p.path.segments[0].ident.to_string())
-            }
-            _ => None,
-        };
-        Some((name, a.site))
-    }
-
-    /// `Box::new(s)` of an accepted socket.
-    fn boxed(&self, e: &Expr) -> Option<(Option<String>, Span)> {
-        match through_wrappers(e) {
-            Expr::Call(c)
-                if c.args.len() == 1 && self.imports.calls_tail(&c.func, &["Box", "new"]) =>
-            {
-                self.socket(&c.args[0])
-            }
-            _ => None,
-        }
-    }
-
-    /// `s.into_raw_fd()` / `IntoRawFd::into_raw_fd(s)` (or `Box::into_raw(Box::new(s))` when
-    /// `boxes`) on an accepted socket: the call's span, the socket and its accept site.
-    fn fd_taken_out(&self, e: &Expr, boxes: bool) -> Option<(Span, Option<String>, Span)> {
-        let (span, (name, site)) = match through_wrappers(e) {
-            Expr::MethodCall(m)
-                if m.args.is_empty()
-                    && matches!(
-                        m.method.to_string().as_str(),
-                        "into_raw_fd" | "into_raw_socket"
-                    ) =>
-            {
-                (method_span(m), self.socket(&m.receiver)?)
-            }
-            Expr::Call(c)
-                if c.args.len() == 1 && self.imports.calls_tail(&c.func, &["into_raw_fd"]) =>
-            {
-                (node_span(c), self.socket(&c.args[0])?)
-            }
-            Expr::Call(c)
-                if boxes
-                    && c.args.len() == 1
-                    && self.imports.calls_tail(&c.func, &["Box", "into_raw"]) =>
-            {
-                (node_span(c), self.boxed(&c.args[0])?)
-            }
-            _ => return None,
-        };
-        Some((span, name, site))
-    }
-
-    /// Whether the socket's fd is handed to someone who may own it from then on:
-    /// `take_ownership(stream.as_raw_fd())`, or a name bound to it and handed over. Then a
-    /// `forget` is how ownership moves, not a leak.
-    fn fd_handed_over(&self, socket: Option<&str>) -> bool {
-        let Some(socket) = socket else { return false };
-        let borrowed_fd = |e: &Expr| match through_access(e) {
-            Expr::MethodCall(m) => {
-                matches!(
-                    m.method.to_string().as_str(),
-                    "as_raw_fd" | "as_raw_socket" | "as_fd"
-                ) && matches!(through_access(&m.receiver), Expr::Path(p) if p.path.is_ident(socket))
-            }
-            _ => false,
-        };
-        let mut finder = FdOf {
-            imports: self.imports,
-            is_fd: &borrowed_fd,
-            handed: false,
-            names: Vec::new(),
-        };
-        finder.visit_block(self.block);
-        finder.handed
-            || finder
-                .names
-                .iter()
-                .any(|n| hands_over(&uses(self.imports, self.block, &Target::Local(n.clone()))))
-    }
-
-    fn leak(&mut self, at: Span, socket: (Option<String>, Span), how: &str) {
-        if self.fd_handed_over(socket.0.as_deref()) {
-            return;
-        }
-        let what = socket.0.map(|n| format!(" `{n}`")).unwrap_or_default();
-        self.leaks.push(Leak {
-            at,
-            message: format!("accepted socket{what} is passed to `{how}` and never closed"),
-            label: "the socket escapes here: its destructor never runs, so it is never closed"
-                .to_string(),
-            accepted: socket.1,
-            extra: Vec::new(),
-            note: NOTE,
-            help: KEEP_HELP,
-        });
-    }
-}
-
-impl<'ast> Visit<'ast> for Sinks<'_> {
-    fn visit_item(&mut self, _: &'ast syn::Item) {}
-
-    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-        if let [arg] = call.args.iter().collect::<Vec<_>>().as_slice() {
-            let imports = self.imports;
-            let hit = if imports.calls(
-                &call.func,
-                &[&["std", "mem", "forget"], &["core", "mem", "forget"]],
-            ) {
-                self.socket(arg).map(|s| (s, "std::mem::forget"))
-            } else if imports.calls_tail(&call.func, &["ManuallyDrop", "new"]) {
-                let released = [
-                    "ManuallyDrop::drop",
-                    "ManuallyDrop::into_inner",
-                    "ManuallyDrop::take",
-                ]
-                .iter()
-                .any(|r| self.source.contains(r));
-                self.socket(arg)
-                    .filter(|_| !released)
-                    .map(|s| (s, "ManuallyDrop::new"))
-            } else if imports.calls_tail(&call.func, &["Box", "leak"])
-                && !self.source.contains("from_raw(")
-            {
-                self.boxed(arg).map(|s| (s, "Box::leak"))
-            } else {
-                None
-            };
-            if let Some((socket, how)) = hit {
-                self.leak(node_span(call), socket, how);
-            }
-        }
-        syn::visit::visit_expr_call(self, call);
-    }
-
-    fn visit_stmt(&mut self, stmt: &'ast Stmt) {
-        let init = match stmt {
-            Stmt::Local(l) => l.init.as_ref().map(|i| &*i.expr),
-            Stmt::Expr(e, Some(_)) => Some(e),
-            _ => None,
-        };
-        let pat = match stmt {
-            Stmt::Local(l) => match &l.pat {
-                Pat::Type(t) => Some(&*t.pat),
-                p => Some(p),
-            },
-            _ => None,
-        };
-        // Thrown away: `s.into_raw_fd();`, `let _ = Box::into_raw(Box::new(s));`.
-        let discarded = matches!(pat, None | Some(Pat::Wild(_)));
-        if let Some((at, name, accepted)) = init.and_then(|e| self.fd_taken_out(e, discarded)) {
-            if discarded {
-                if !self.fd_handed_over(name.as_deref()) {
-                    self.leaks.push(Leak { at, message: "the raw fd of an accepted socket is thrown away, so nothing will close it".to_string(), label: "ownership is given up here and the result is discarded".to_string(), accepted, extra: Vec::new(), note: NOTE, help: "keep the socket and borrow its fd with `as_raw_fd()`; or close the fd (`libc::close`) or take it back with `from_raw_fd` when the connection is done" });
-                }
-            } else if let Some(Pat::Ident(i)) = pat {
-                self.raw.push(RawFd {
-                    name: i.ident.to_string(),
-                    from: at,
-                    accepted,
-                    how: "into_raw_fd",
-                });
-            }
-        }
-        syn::visit::visit_stmt(self, stmt);
-    }
-}
-
-/// Finds where a socket's borrowed fd goes: handed to a callee that may own it, or bound to names.
-struct FdOf<'a> {
-    imports: &'a Imports,
-    is_fd: &'a dyn Fn(&Expr) -> bool,
-    handed: bool,
-    names: Vec<String>,
-}
-
-impl<'ast> Visit<'ast> for FdOf<'_> {
-    fn visit_item(&mut self, _: &'ast syn::Item) {}
-    fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
-        self.handed |=
-            !is_fd_borrowing(self.imports, &c.func) && c.args.iter().any(|a| (self.is_fd)(a));
-        syn::visit::visit_expr_call(self, c);
-    }
-    fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
-        self.handed |= m.args.iter().any(|a| (self.is_fd)(a));
-        syn::visit::visit_expr_method_call(self, m);
-    }
-    fn visit_local(&mut self, l: &'ast syn::Local) {
-        if let (Pat::Ident(i), Some(init)) = (&l.pat, &l.init) {
-            if (self.is_fd)(&init.expr) {
-                self.names.push(i.ident.to_string());
-            }
-        }
-        syn::visit::visit_local(self, l);
-    }
-}
-
-/// Whether some use hands a raw fd over: to a function other than a libc/nix call that only
-/// borrows it, to a macro that does more than format, returned, stored, moved to another name.
-fn hands_over(uses: &[Use]) -> bool {
-    uses.iter().any(|u| match &u.kind {
-        UseKind::Argument {
-            borrowing, closing, ..
-        } => !borrowing || *closing,
-        UseKind::MacroArg { name } => !is_print_macro(name),
-        UseKind::Operand | UseKind::Reassigned => false,
-        _ => true,
-    })
-}
-
-/// Follows a raw fd through its function: a leak when no use closes it or hands it over
-/// ([`hands_over`]); or when it is stored in a raw-fd field of a struct of the file that has no
-/// `Drop` impl while nothing in the file closes a raw fd (then that struct is the fd's only
-/// owner, whatever copies of the number serve as keys elsewhere).
-fn judge_raw(
-    imports: &Imports,
-    block: &Block,
-    fd: &RawFd,
-    structs: &HashMap<String, StructDef<'_>>,
-    drops: &HashSet<String>,
-    file_closes: bool,
-) -> Option<Leak> {
-    let uses: Vec<Use> = uses(imports, block, &Target::Local(fd.name.clone()))
-        .into_iter()
-        .filter(|u| u.span.start >= fd.from.end)
-        .collect();
-    let origin = if fd.how == "accept" {
-        "accepted raw fd"
-    } else {
-        "raw fd of an accepted socket"
-    };
-    let stored = uses.iter().find_map(|u| match &u.kind {
-        UseKind::StoredIn { ty, field } if !drops.contains(ty) => {
-            let def = structs.get(ty).filter(|d| {
-                d.fields
-                    .iter()
-                    .any(|(n, t, _)| n == field && is_raw_fd_type(t))
-            })?;
-            Some((
-                u.context,
-                ty.clone(),
-                field.clone(),
-                node_span(&def.item.ident),
-            ))
-        }
-        _ => None,
-    });
-    let closed = uses
-        .iter()
-        .any(|u| matches!(u.kind, UseKind::Argument { closing: true, .. }));
-    if let Some((at, ty, field, def)) = stored.filter(|_| !closed && !file_closes) {
-        return Some(Leak {
-            at,
-            message: format!("{origin} `{}` is stored in `{ty}::{field}`, but `{ty}` has no `Drop` impl to close it", fd.name),
-            label: format!("the fd is stored here; dropping the `{ty}` will not close it"),
-            accepted: fd.accepted,
-            extra: [given_up(fd), vec![(def, format!("no `impl Drop for {ty}` in this file, and nothing in it closes a raw fd"))]].concat(),
-            note: NOTE,
-            help: "store an owning type instead (`OwnedFd`, `TcpStream::from_raw_fd(fd)`), or add `impl Drop` that calls `libc::close` on the field",
-        });
-    }
-    if hands_over(&uses) {
-        return None;
-    }
-    let shut_down = matches!(uses.last().map(|u| &u.kind), Some(UseKind::Argument { callee, .. }) if callee.named(&["shutdown"]));
-    Some(Leak {
-        at: uses.last().map_or(fd.from, |u| u.span),
-        message: format!("{origin} `{}` is never closed", fd.name),
-        label: match uses.last().map(|u| &u.kind) {
-            None => format!("`{}` is never used, closed or handed over", fd.name),
-            Some(UseKind::Argument { callee, .. }) if callee.named(&["shutdown"]) => format!("last use of `{}`: `shutdown` sends FIN but does not close the fd, and nothing else does", fd.name),
-            Some(_) => format!("last use of `{}`: nothing closes it", fd.name),
-        },
-        accepted: fd.accepted,
-        extra: given_up(fd),
-        note: if shut_down { SHUTDOWN_NOTE } else { NOTE },
-        help: "close the fd when the connection is done (`libc::close(fd)`), or wrap it at once in an owner that closes on drop (`OwnedFd::from_raw_fd`, `TcpStream::from_raw_fd`)",
-    })
-}
-
-/// The label on `into_raw_fd()` when the raw fd comes from one.
-fn given_up(fd: &RawFd) -> Vec<(Span, String)> {
-    if fd.from == fd.accepted {
-        return Vec::new();
-    }
-    vec![(
-        fd.from,
-        format!("`{}()` takes the fd out of its owner here", fd.how),
-    )]
-}
-
-/// Whether any function of the file closes or takes over a raw fd (`libc::close`,
-/// `nix::unistd::close`, `from_raw_fd`).
-fn file_closes_fds(imports: &Imports, file: &syn::File) -> bool {
-    struct Finder<'i>(&'i Imports, bool);
-    impl<'ast> Visit<'ast> for Finder<'_> {
-        fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
-            self.1 |= is_fd_closing(self.0, &c.func);
-            syn::visit::visit_expr_call(self, c);
-        }
-    }
-    let mut f = Finder(imports, false);
-    f.visit_file(file);
-    f.1
 }

@@ -7,6 +7,7 @@ use crate::diagnostic::{Diagnostic, Location};
 use crate::rust::calls::{
     file_constants, is_zero_duration, is_zero_int, path_ends_with, unwrap_some,
 };
+use crate::rust::enclosing::{track_enclosing_fns, EnclosingFns};
 use crate::rust::Context;
 
 crate::declare_rule! {
@@ -18,6 +19,8 @@ crate::declare_rule! {
     /// `l_onoff` set and `l_linger: 0` (for `setsockopt(SO_LINGER)` through libc or nix).
     /// Inside a function that itself implements a linger setter (`fn set_zero_linger`), setting
     /// the option is that function's job: its callers are flagged instead.
+    /// Test code (`#[test]`, `#[tokio::test]`... functions and `#[cfg(test)]` modules) is not
+    /// checked: tests switch this on purpose, to exercise it.
     ///
     /// ## Why is this bad?
     /// With SO_LINGER on and a zero timeout, `close()` does not send FIN: the kernel discards
@@ -59,37 +62,25 @@ struct Finder<'a> {
     consts: HashMap<String, &'a Expr>,
     /// Inside a function that implements a linger setter itself (`fn set_zero_linger`), where
     /// setting the option is the function's documented job, not a choice of the caller.
-    in_linger_setter: usize,
+    fns: EnclosingFns,
     out: Vec<(proc_macro2::Span, &'static str)>,
 }
 
-fn is_linger_setter(name: &syn::Ident) -> bool {
-    let name = name.to_string();
+fn is_linger_setter(name: &str) -> bool {
     name.starts_with("set_") && name.contains("linger")
 }
 
 impl<'a> Finder<'a> {
     fn push(&mut self, span: proc_macro2::Span, what: &'static str) {
-        if self.in_linger_setter == 0 {
+        if !self.fns.any_is(is_linger_setter) {
             self.out.push((span, what));
         }
     }
 }
 
 impl<'a> Visit<'a> for Finder<'a> {
-    fn visit_item_fn(&mut self, f: &'a syn::ItemFn) {
-        let setter = usize::from(is_linger_setter(&f.sig.ident));
-        self.in_linger_setter += setter;
-        syn::visit::visit_item_fn(self, f);
-        self.in_linger_setter -= setter;
-    }
+    track_enclosing_fns!('a, fns);
 
-    fn visit_impl_item_fn(&mut self, f: &'a syn::ImplItemFn) {
-        let setter = usize::from(is_linger_setter(&f.sig.ident));
-        self.in_linger_setter += setter;
-        syn::visit::visit_impl_item_fn(self, f);
-        self.in_linger_setter -= setter;
-    }
     fn visit_expr_method_call(&mut self, call: &'a ExprMethodCall) {
         let method = call.method.to_string();
         if method == "set_linger" && call.args.len() == 1 {
@@ -152,12 +143,15 @@ impl<'a> Visit<'a> for Finder<'a> {
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let mut finder = Finder {
         consts: file_constants(ctx.file),
-        in_linger_setter: 0,
+        fns: EnclosingFns::default(),
         out: Vec::new(),
     };
     finder.visit_file(ctx.file);
     for (span, what) in finder.out {
         let span = crate::rust::span_of(span);
+        if ctx.analysis.in_test(span) {
+            continue;
+        }
         // Quote the code as written when it is short and on one line.
         let written = ctx
             .source
