@@ -35,7 +35,9 @@ crate::declare_rule! {
     /// on the client: one socket for 60 s per request. Toward one server address and port, the
     /// default 28,232 ephemeral ports (32768–60999) then run out at about 470 requests/s, and new
     /// connections fail with "cannot assign requested address"; before that, every request pays a
-    /// TCP handshake, and a TLS handshake for HTTPS.
+    /// TCP handshake, and a TLS handshake for HTTPS. Measured in `docs/evidence.md`: 20 requests
+    /// without a pool opened 20 connections and left their TIME_WAIT on the client, none on the
+    /// server; with the default pool, one connection and no TIME_WAIT.
     ///
     /// ## Example
     /// ```rust
