@@ -73,7 +73,15 @@ pub fn kind_from_path(path: &Path) -> Option<Kind> {
         Some("rs") => Some(Kind::Rust),
         Some("nginx") => Some(Kind::Nginx),
         _ if name == "sysctl.conf" => Some(Kind::Sysctl),
-        Some("conf") if parent.as_deref() == Some("sysctl.d") => Some(Kind::Sysctl),
+        // `/etc/sysctl.d/`, and configuration repositories' `sysctl/` directories (an
+        // ansible role's `files/sysctl/`), as `nginx/` marks nginx files.
+        Some("conf")
+            if path
+                .components()
+                .any(|c| matches!(c.as_os_str().to_str(), Some("sysctl" | "sysctl.d"))) =>
+        {
+            Some(Kind::Sysctl)
+        }
         _ if name == "nginx.conf" => Some(Kind::Nginx),
         Some("conf")
             if path
@@ -346,6 +354,12 @@ mod tests {
         assert_eq!(k("x/site.nginx"), Some(Kind::Nginx));
         assert_eq!(k("etc/sysctl.conf"), Some(Kind::Sysctl));
         assert_eq!(k("etc/sysctl.d/99-net.conf"), Some(Kind::Sysctl));
+        assert_eq!(k("roles/net/files/sysctl/99-net.conf"), Some(Kind::Sysctl));
+        assert_eq!(
+            k("fixtures/sysctl/max-tw-buckets-low/fires.conf"),
+            Some(Kind::Sysctl)
+        );
+        assert_eq!(k("deploy/sysctl-notes/app.conf"), None);
         assert_eq!(k("etc/supervisord.conf"), None);
         assert_eq!(k("README.md"), None);
     }
