@@ -24,7 +24,7 @@ use crate::registry::{self, Rule};
 
 /// Whether a text may hold suppressions at all: files without it skip all the work.
 pub fn may_have_suppressions(text: &[u8]) -> bool {
-    text.windows(b"waitlint:".len()).any(|w| w == b"waitlint:")
+    memchr::memmem::find(text, b"waitlint:").is_some()
 }
 
 /// The lines (1-based, inclusive) or the file a suppression silences.
