@@ -12,3 +12,11 @@ pub mod nginx;
 pub mod servers;
 pub mod tcp_states;
 pub mod verdict;
+
+/// The repository's `fixtures/` directory, where every experiment's inputs live.
+pub fn fixtures_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("lab/ sits in the repository")
+        .join("fixtures")
+}

@@ -4,7 +4,7 @@
 //! connection. The client runs in this test process against the lab's HTTP/1.1 backend, which
 //! keeps connections alive and counts what it accepts.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use waitlint_lab::backend::Backend;
@@ -20,10 +20,8 @@ const REQUESTS: usize = 20;
 const DEADLINE: Duration = Duration::from_secs(20);
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("lab/ has a parent")
-        .join("fixtures/rust/client-pool-disabled")
+    waitlint_lab::fixtures_dir()
+        .join("rust/client-pool-disabled")
         .join(name)
 }
 

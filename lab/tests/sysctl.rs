@@ -9,10 +9,11 @@ use waitlint_lab::evidence::{self, Row};
 
 /// Lints a fixture (path under `fixtures/sysctl/`) and returns the names of the rules that fire.
 fn rules_fired(fixture: &str) -> Vec<&'static str> {
-    let path = format!(
-        "{}/../fixtures/sysctl/{fixture}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = waitlint_lab::fixtures_dir()
+        .join("sysctl")
+        .join(fixture)
+        .display()
+        .to_string();
     let text = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
     let file = lints::sysctl::parse(&text);
     lints::sysctl::lint(&file, &Settings::default())
@@ -34,10 +35,11 @@ fn assert_lints(rule: &str, bad: &str, fixed: &str) {
 
 /// Runs `netns-lab EXPERIMENT fixture` and returns its JSON result.
 fn lab(experiment: &str, fixture: &str) -> Value {
-    let path = format!(
-        "{}/../fixtures/sysctl/{fixture}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = waitlint_lab::fixtures_dir()
+        .join("sysctl")
+        .join(fixture)
+        .display()
+        .to_string();
     let out = Command::new(env!("CARGO_BIN_EXE_netns-lab"))
         .args([experiment, &path])
         .output()
