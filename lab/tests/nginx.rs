@@ -9,10 +9,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use waitlint_lab::backend::Backend;
+use waitlint_lab::connections::Connections;
 use waitlint_lab::evidence::{record, Row};
 use waitlint_lab::http::{Client, ClientOptions};
 use waitlint_lab::nginx::{self, Nginx};
-use waitlint_lab::tcp_states::{count, sockets, Counts, Socket, State};
+use waitlint_lab::servers::poll_until;
+use waitlint_lab::tcp_states::{Counts, State};
 
 /// Requests per experiment: enough for a ratio, few enough to stay well under a second.
 const REQUESTS: usize = 50;
@@ -55,23 +57,14 @@ fn assert_verdicts(rule: &str, bad: &[&Path], fixed: &Path) {
 /// both ports leaves out other tests' sockets that merely share a port number.
 fn settled_time_wait(port: u16, peers: &[u16]) -> Counts {
     const CLOSING_STATES: [u8; 5] = [0x04, 0x05, 0x08, 0x09, 0x0B];
-    let ours = |s: &Socket| {
-        (s.local_port == port && peers.contains(&s.remote_port))
-            || (s.remote_port == port && peers.contains(&s.local_port))
-    };
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let socks: Vec<Socket> = sockets()
-            .expect("cannot read /proc/net/tcp")
-            .into_iter()
-            .filter(ours)
-            .collect();
-        let closing = socks.iter().any(|s| CLOSING_STATES.contains(&s.state));
-        if !closing || Instant::now() > deadline {
-            return count(&socks, port, State::TimeWait);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let ours = Connections::new(port, peers.iter().copied());
+    poll_until(Duration::from_secs(3), || {
+        !ours
+            .sockets()
+            .iter()
+            .any(|(_, state)| CLOSING_STATES.contains(state))
+    });
+    ours.count(State::TimeWait)
 }
 
 /// What one run measured.
