@@ -255,9 +255,20 @@ impl Nginx {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("nginx exited: {status}"));
             }
+            // A bind that failed is retried by nginx for a while: say so at once, so that
+            // `start` picks another port.
+            let logs = self.prefix.logs();
+            if logs.contains("Address already in use") {
+                return Err("nginx could not bind its port: Address already in use".into());
+            }
             // Watching the socket table, not connecting, so that no probe connection shows up
-            // in the experiment's TIME_WAIT counts.
-            if count_now(self.port, State::Listen).is_ok_and(|c| c.server > 0) {
+            // in the experiment's TIME_WAIT counts. A listener on the port is not enough: another
+            // test's momentary listener (a free-port probe) may hold the number while nginx
+            // fails to bind it. nginx writes its pid file only once its listening sockets are
+            // open (`ngx_create_pidfile` after `ngx_init_cycle`), so both together are nginx's.
+            let pid_file = self.prefix.dir.path().join("logs/nginx.pid");
+            if pid_file.exists() && count_now(self.port, State::Listen).is_ok_and(|c| c.server > 0)
+            {
                 return Ok(());
             }
             if Instant::now() > deadline {
