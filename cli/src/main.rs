@@ -3,6 +3,7 @@
 mod args;
 mod cargo_check;
 mod config;
+mod crates;
 mod discover;
 mod explain;
 mod fix;

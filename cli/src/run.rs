@@ -16,16 +16,18 @@ use crate::report::{Failure, Report, Source};
 /// What linting one target produced: its files (the target and, for nginx, what it includes),
 /// diagnostics indexing those files, and failures. The text of a Rust or sysctl file is empty
 /// when it has no finding and no suppression comment.
-struct Unit {
-    files: Vec<(PathBuf, Kind, Vec<u8>)>,
-    diagnostics: Vec<Diagnostic>,
-    failures: Vec<Failure>,
+pub(crate) struct Unit {
+    pub(crate) files: Vec<(PathBuf, Kind, Vec<u8>)>,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    pub(crate) failures: Vec<Failure>,
     /// The parser's comments of the nginx files (by index into `files`) that may hold
     /// suppressions.
-    comments: HashMap<usize, Vec<nginx_parser::Comment>>,
+    pub(crate) comments: HashMap<usize, Vec<nginx_parser::Comment>>,
     /// The item extents of the Rust files (by index into `files`) that may hold suppressions,
     /// from the parse that linted them.
-    rust_items: HashMap<usize, lints::suppress::RustItems>,
+    pub(crate) rust_items: HashMap<usize, lints::suppress::RustItems>,
+    /// A Rust file's calls that another file of its crate may answer (`crates::second_pass`).
+    pub(crate) misses: lints::rust::crate_facts::Misses,
 }
 
 fn display_name(path: &Path) -> String {
@@ -133,6 +135,7 @@ fn lint_loaded(
         failures: Vec::new(),
         comments: HashMap::new(),
         rust_items: HashMap::new(),
+        misses: Default::default(),
     };
     let config = match configs.for_path(&target.path) {
         Ok(c) => c,
@@ -214,10 +217,17 @@ fn lint_loaded(
             }
             if target.kind == Kind::Rust {
                 if let Ok(source) = std::str::from_utf8(&text) {
-                    let (diagnostics, items) =
-                        lints::rust::lint_with_items(source, &config.settings);
-                    unit.diagnostics = diagnostics;
-                    unit.rust_items.insert(0, items);
+                    let lint = lints::rust::lint_in_crate(
+                        source,
+                        &config.settings,
+                        &lints::rust::crate_facts::CrateFacts::default(),
+                    );
+                    unit.diagnostics = lint.diagnostics;
+                    unit.rust_items.insert(0, lint.items);
+                    // Standard input has no crate around it.
+                    if stdin.is_none() {
+                        unit.misses = lint.misses;
+                    }
                 }
                 if let Err(e) = std::str::from_utf8(&text) {
                     let (line, column) =
@@ -233,6 +243,7 @@ fn lint_loaded(
             // large tree the text of every file would otherwise stay in memory to the end.
             let keep_text = stdin.is_some()
                 || !unit.diagnostics.is_empty()
+                || !unit.misses.is_empty()
                 || lints::suppress::may_have_suppressions(&text);
             let text = if keep_text { text } else { Vec::new() };
             unit.files.push((target.path.clone(), target.kind, text));
@@ -452,6 +463,7 @@ pub fn check(args: &CheckArgs) -> Outcome {
                     failures: Vec::new(),
                     comments: HashMap::new(),
                     rust_items: HashMap::new(),
+                    misses: Default::default(),
                 }
             } else {
                 lint_loaded(t, None, tree, &configs)
@@ -461,6 +473,7 @@ pub fn check(args: &CheckArgs) -> Outcome {
         })
         .collect();
     progress.finish();
+    crate::crates::second_pass(&targets, &mut units, &configs);
     if let Some((target, text)) = &stdin_target {
         units.push(lint_target(target, Some(text), &configs));
     }
@@ -495,11 +508,22 @@ pub fn check(args: &CheckArgs) -> Outcome {
         failures.extend(unit.failures);
         let mut map = Vec::with_capacity(unit.files.len());
         for ((path, kind, text), identity) in unit.files.into_iter().zip(unit_identities) {
-            let id = *by_identity.entry(identity).or_insert_with(|| {
-                checked += 1;
-                sources.push(Source::new(path.clone(), display_name(&path), kind, text));
-                sources.len() - 1
-            });
+            let id = match by_identity.get(&identity) {
+                Some(&id) => {
+                    // A file with nothing to report on its own keeps no text; another file's
+                    // finding may still label it (a helper in another file of the crate).
+                    if sources[id].text.is_empty() && !text.is_empty() {
+                        sources[id] = Source::new(path.clone(), display_name(&path), kind, text);
+                    }
+                    id
+                }
+                None => {
+                    checked += 1;
+                    sources.push(Source::new(path.clone(), display_name(&path), kind, text));
+                    by_identity.insert(identity, sources.len() - 1);
+                    sources.len() - 1
+                }
+            };
             map.push(id);
         }
         for (index, file_comments) in unit.comments {

@@ -4,27 +4,38 @@
 //! never ask for one (most files stop at a rule's cheap early check) never pays for it.
 
 use std::cell::OnceCell;
+use std::collections::HashSet;
 
+use super::crate_facts::{CrateFacts, Misses};
+use super::eof::EofHelpers;
 use super::sockets::{functions, Function, Imports};
 use super::summary::Summaries;
 
 pub struct FileAnalysis<'a> {
     file: &'a syn::File,
+    crate_facts: &'a CrateFacts,
     imports: OnceCell<Imports>,
     functions: OnceCell<Vec<Function<'a>>>,
     non_test_functions: OnceCell<Vec<Function<'a>>>,
     summaries: OnceCell<Summaries<'a>>,
+    stream_fields: OnceCell<HashSet<String>>,
+    eof_helpers: OnceCell<EofHelpers<'a>>,
     test_bodies: OnceCell<Vec<nginx_parser::Span>>,
 }
 
 impl<'a> FileAnalysis<'a> {
-    pub fn new(file: &'a syn::File) -> FileAnalysis<'a> {
+    /// `crate_facts`: what other files of the crate say about functions this one calls
+    /// (empty when the file is linted alone).
+    pub fn new(file: &'a syn::File, crate_facts: &'a CrateFacts) -> FileAnalysis<'a> {
         FileAnalysis {
             file,
+            crate_facts,
             imports: OnceCell::new(),
             functions: OnceCell::new(),
             non_test_functions: OnceCell::new(),
             summaries: OnceCell::new(),
+            stream_fields: OnceCell::new(),
+            eof_helpers: OnceCell::new(),
             test_bodies: OnceCell::new(),
         }
     }
@@ -52,8 +63,52 @@ impl<'a> FileAnalysis<'a> {
 
     /// The summaries of the functions that are not tests.
     pub fn summaries(&'a self) -> &'a Summaries<'a> {
-        self.summaries
-            .get_or_init(|| Summaries::of(self.file, self.imports(), self.non_test_functions()))
+        self.summaries.get_or_init(|| {
+            Summaries::of(
+                self.file,
+                self.imports(),
+                self.non_test_functions(),
+                self.crate_facts,
+            )
+        })
+    }
+
+    /// The fields of the file's structs whose type mentions a stream type
+    /// ([`super::eof::stream_fields`]).
+    pub fn stream_fields(&'a self) -> &'a HashSet<String> {
+        self.stream_fields
+            .get_or_init(|| super::eof::stream_fields(self.file))
+    }
+
+    /// The functions that hand end of stream back to their caller as success, by name
+    /// ([`super::eof::summaries`]).
+    pub fn eof_helpers(&'a self) -> &'a EofHelpers<'a> {
+        self.eof_helpers.get_or_init(|| {
+            let local =
+                super::eof::summaries(self.imports(), self.functions(), self.stream_fields());
+            EofHelpers::with_crate(local, self.imports(), self.crate_facts)
+        })
+    }
+
+    /// The calls the rules wanted judged that a function in another file of the crate may
+    /// answer, and that `crate_facts` did not: linting the file again with the crate's
+    /// summaries of those functions may change its findings.
+    pub fn misses(&'a self) -> Misses {
+        let mut out = Misses::default();
+        if let Some(s) = self.summaries.get() {
+            out.calls = s.misses();
+        }
+        if let Some(h) = self.eof_helpers.get() {
+            out.reads = h.misses();
+        }
+        if !out.is_empty() {
+            out.self_types = self
+                .functions()
+                .iter()
+                .filter_map(|f| f.self_ty.clone())
+                .collect();
+        }
+        out
     }
 
     /// Whether `span` lies in test code: the body of a `#[test]` (`#[tokio::test]`...)

@@ -19,17 +19,20 @@
 //!   itself (`s.read(buf)` as its tail, `let n = s.read(buf)?; Ok(n)`), or its `Ok(0)` arm /
 //!   `if n == 0` branch returns `Ok(..)`.
 
-use std::collections::{HashMap, HashSet};
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use nginx_parser::Span;
 use syn::visit::{self, Visit};
 use syn::{Block, Expr, Member, Pat, Stmt};
 
+use super::crate_facts::{crate_callee, CrateCallee, CrateFacts};
 use super::flow::contains;
 use super::node_span;
 use super::sockets::{
     accepted_names, method_span, through_access, through_wrappers, Function, Imports, Shape,
 };
+use crate::diagnostic::Location;
 
 /// Type names that are connections.
 const STREAM_TYPES: &[&str] = &["TcpStream", "UnixStream"];
@@ -256,8 +259,9 @@ pub enum EofSummary {
     /// It returns the byte count (0 at end of stream) to its caller.
     Count,
     /// It returns `Ok(..)` at end of stream (at the given arm or branch): the caller cannot
-    /// tell end of stream from a value.
-    Value(Span),
+    /// tell end of stream from a value. The location's file is 0 for a function of the file
+    /// being linted, and another file of the crate for one from the crate's summaries.
+    Value(Location),
 }
 
 /// A call whose result says "end of stream" only by being 0 or an ordinary-looking `Ok(..)`.
@@ -279,13 +283,10 @@ pub struct ReadSite {
 
 /// Whether `expr` (through `?`, `.await`, `unwrap`...) is a read on a connection or a call of a
 /// summarised helper with a connection argument (or on `self`).
-pub fn read_site(
-    streams: &Streams<'_>,
-    helpers: &HashMap<String, EofSummary>,
-    expr: &Expr,
-) -> Option<ReadSite> {
+pub fn read_site(streams: &Streams<'_>, helpers: &EofHelpers<'_>, expr: &Expr) -> Option<ReadSite> {
     let awaited = has_await(expr);
-    match through_wrappers(expr) {
+    let call = through_wrappers(expr);
+    match call {
         Expr::MethodCall(m) => {
             let name = m.method.to_string();
             if READS.contains(&name.as_str()) && streams.holds(&m.receiver) {
@@ -302,9 +303,14 @@ pub fn read_site(
                     buffer,
                 });
             }
-            let helper = *helpers.get(&name)?;
             let on_self =
                 matches!(through_access(&m.receiver), Expr::Path(p) if p.path.is_ident("self"));
+            // Cheap name lookups first: most method calls are not helpers.
+            let helper = match helpers.local.get(&name) {
+                Some(s) => *s,
+                None if on_self => helpers.of_call(call, &name)?,
+                None => return None,
+            };
             (on_self || streams.holds(&m.receiver) || m.args.iter().any(|a| streams.holds(a))).then(
                 || ReadSite {
                     span: method_span(m),
@@ -318,9 +324,14 @@ pub fn read_site(
         }
         Expr::Call(c) => {
             let Expr::Path(p) = &*c.func else { return None };
-            let name = p.path.get_ident()?.to_string();
-            let helper = *helpers.get(&name)?;
+            let name = p.path.segments.last()?.ident.to_string();
             let arg = c.args.iter().find(|a| streams.holds(a))?;
+            let helper = if p.path.segments.len() == 1 {
+                helpers.of_call(call, &name)?
+            } else {
+                // A path call is a crate-local helper only when it is rooted in the crate.
+                helpers.of_call(call, "")?
+            };
             Some(ReadSite {
                 span: node_span(c),
                 name,
@@ -387,6 +398,64 @@ pub fn is_zero_test(e: &Expr, name: &str) -> bool {
     }
 }
 
+/// The functions whose calls [`read_site`] treats as reads: those of the file that hand end of
+/// stream back to their caller ([`summaries`]), and, for a call that may reach another file of
+/// the crate ([`crate_callee`]), the crate's.
+pub struct EofHelpers<'a> {
+    local: HashMap<String, EofSummary>,
+    crate_wide: Option<(&'a Imports, &'a CrateFacts)>,
+    /// Crate-local calls on a connection that the crate's summaries did not answer.
+    misses: RefCell<BTreeSet<CrateCallee>>,
+}
+
+impl<'a> EofHelpers<'a> {
+    /// The file's helpers only.
+    pub fn file_only(local: HashMap<String, EofSummary>) -> EofHelpers<'a> {
+        EofHelpers {
+            local,
+            crate_wide: None,
+            misses: RefCell::new(BTreeSet::new()),
+        }
+    }
+
+    /// The file's helpers, then the crate's.
+    pub fn with_crate(
+        local: HashMap<String, EofSummary>,
+        imports: &'a Imports,
+        crate_facts: &'a CrateFacts,
+    ) -> EofHelpers<'a> {
+        EofHelpers {
+            local,
+            crate_wide: Some((imports, crate_facts)),
+            misses: RefCell::new(BTreeSet::new()),
+        }
+    }
+
+    /// The file's own helpers, by name.
+    pub fn local(&self) -> &HashMap<String, EofSummary> {
+        &self.local
+    }
+
+    /// The summary of the function `call` (named `name`) runs, if it hands end of stream back.
+    pub fn of_call(&self, call: &Expr, name: &str) -> Option<EofSummary> {
+        if let Some(s) = self.local.get(name) {
+            return Some(*s);
+        }
+        let (imports, facts) = self.crate_wide?;
+        let callee = crate_callee(imports, call)?;
+        let found = facts.eof(callee.name());
+        if found.is_none() && !facts.defines(callee.name()) {
+            self.misses.borrow_mut().insert(callee);
+        }
+        found
+    }
+
+    /// See [`super::summary::Summaries::misses`].
+    pub fn misses(&self) -> BTreeSet<CrateCallee> {
+        self.misses.borrow().clone()
+    }
+}
+
 /// The summaries of the file's functions that hand end of stream back as success, by name.
 pub fn summaries(
     imports: &Imports,
@@ -397,7 +466,7 @@ pub fn summaries(
     for f in fns {
         *defined.entry(f.name.as_str()).or_default() += 1;
     }
-    let none = HashMap::new();
+    let none = EofHelpers::file_only(HashMap::new());
     let mut out = HashMap::new();
     // A name defined twice in the file cannot be told apart at a call: neither is used.
     for f in fns
@@ -412,11 +481,7 @@ pub fn summaries(
     out
 }
 
-fn summarise(
-    streams: &Streams<'_>,
-    helpers: &HashMap<String, EofSummary>,
-    block: &Block,
-) -> Option<EofSummary> {
+fn summarise(streams: &Streams<'_>, helpers: &EofHelpers<'_>, block: &Block) -> Option<EofSummary> {
     // The byte count returned: `s.read(buf)` as the tail, or `Ok(n)` of a `let n = read`.
     let mut counts: Vec<String> = Vec::new();
     for stmt in &block.stmts {
@@ -450,7 +515,9 @@ fn summarise(
         found: None,
     };
     finder.visit_block(block);
-    finder.found.map(EofSummary::Value)
+    finder
+        .found
+        .map(|span| EofSummary::Value(Location::new(0, span)))
 }
 
 /// `Ok(x)` → `x`.
@@ -474,7 +541,7 @@ fn ok_value(e: &Expr) -> Option<&Expr> {
 /// count, that returns `Ok(..)` (with `return`, or as the value of the function's tail).
 struct EofReturn<'s, 'f> {
     streams: &'s Streams<'f>,
-    helpers: &'s HashMap<String, EofSummary>,
+    helpers: &'s EofHelpers<'s>,
     counts: Vec<String>,
     tail: Option<Span>,
     found: Option<Span>,

@@ -87,6 +87,9 @@ pub fn judge(
                 }
                 None => "this arm also matches end of stream (`Ok(0)`), and stays in the loop"
                     .to_string(),
+                Some(n) if matches!(site.helper, Some(super::eof::EofSummary::Value(_))) => {
+                    format!("at end of stream `{n}` holds the helper's success value, and this arm carries on")
+                }
                 Some(n) => format!(
                     "`{n}` is 0 at end of stream, and this arm carries on without testing it"
                 ),

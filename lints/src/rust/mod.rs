@@ -9,9 +9,11 @@ pub mod accept_loops;
 pub mod analysis;
 pub mod calls;
 pub mod chains;
+pub mod crate_facts;
 pub mod enclosing;
 pub mod eof;
 pub mod eof_paths;
+pub mod eof_propagation;
 pub mod flow;
 pub mod http_values;
 pub mod leaks;
@@ -19,6 +21,7 @@ pub mod listeners;
 pub mod mio_tokens;
 pub mod ownership;
 pub mod per_request;
+pub mod poll_reads;
 pub mod prefilter;
 pub mod registration;
 pub mod removal;
@@ -64,34 +67,55 @@ pub fn lint(source: &str, settings: &Settings) -> Vec<Diagnostic> {
 /// (`suppress::rust`), from the same parse; empty when the file has no `waitlint:` comment or
 /// does not parse.
 pub fn lint_with_items(source: &str, settings: &Settings) -> (Vec<Diagnostic>, RustItems) {
+    let out = lint_in_crate(source, settings, &crate_facts::CrateFacts::default());
+    (out.diagnostics, out.items)
+}
+
+/// What linting one file within its crate gives.
+#[derive(Default)]
+pub struct FileLint {
+    pub diagnostics: Vec<Diagnostic>,
+    /// See [`lint_with_items`].
+    pub items: RustItems,
+    /// Calls the rules could not judge that a function of another file of the crate may
+    /// answer: linting again with [`crate_facts::CrateFacts`] for them may find more.
+    pub misses: crate_facts::Misses,
+}
+
+/// Lints one Rust source file, with what `crate_facts` says about the functions other files of
+/// its crate define (see [`crate_facts`]).
+pub fn lint_in_crate(
+    source: &str,
+    settings: &Settings,
+    crate_facts: &crate_facts::CrateFacts,
+) -> FileLint {
     let wants_items = crate::suppress::may_have_suppressions(source.as_bytes());
     let wants_rules = prefilter::may_match(source.as_bytes());
     if !wants_rules && !wants_items {
-        return (Vec::new(), RustItems::default());
+        return FileLint::default();
     }
     let parsed = syn::parse_file(source);
-    let mut items = RustItems::default();
-    let out = match parsed {
+    let mut out = FileLint::default();
+    match parsed {
         Ok(file) => {
             if wants_items {
-                items = RustItems::of(&file);
+                out.items = RustItems::of(&file);
             }
-            let analysis = analysis::FileAnalysis::new(&file);
+            let analysis = analysis::FileAnalysis::new(&file, crate_facts);
             let ctx = Context {
                 file: &file,
                 source,
                 settings,
                 analysis: &analysis,
             };
-            let mut out = Vec::new();
             if wants_rules {
                 for (_, check) in rules::ALL {
-                    check(&ctx, &mut out);
+                    check(&ctx, &mut out.diagnostics);
                 }
             }
-            out
+            out.misses = analysis.misses();
         }
-        Err(_) if !wants_rules => Vec::new(),
+        Err(_) if !wants_rules => {}
         Err(e) => {
             let span = span_of(e.span());
             let mut d = Diagnostic::new(
@@ -102,13 +126,13 @@ pub fn lint_with_items(source: &str, settings: &Settings) -> (Vec<Diagnostic>, R
             .note("the file was not checked; syn parses the 2021 and 2024 editions of stable Rust")
             .help("if the file is valid Rust that syn cannot read yet, exclude it or report it");
             d.severity = Severity::Info;
-            vec![d]
+            out.diagnostics.push(d);
         }
-    };
+    }
     // proc-macro2 keeps every parsed file's text in a thread-local map for span lookups; drop it
     // so memory does not grow with the number of files a worker thread has parsed.
     proc_macro2::extra::invalidate_current_thread_spans();
-    (out, items)
+    out
 }
 
 /// Drops a `blocked-while-owning` finding on the same `select!` read as an `eof-ignored`

@@ -2,10 +2,12 @@
 //! accepted socket is stored in a container, which containers a piece of code removes from, and
 //! which values it registers with a readiness poller.
 //!
-//! "Crate-local" means *this file*: waitlint lints one file at a time, in parallel, so a summary
-//! covers the free functions and methods the file defines. A call to anything the file does not
-//! define is unknown, and the rules count it in the code's favour (a container handed to an
-//! unknown function may be cleaned there; an arm that calls one may close the connection).
+//! A summary covers the free functions and methods the file defines, and, through
+//! [`CrateFacts`](super::crate_facts::CrateFacts), those of other files of the crate that a
+//! call may reach (`self.close(..)` defined in another file of the same `impl`, a function
+//! imported from `crate::`). A call to anything else is unknown, and the rules count it in the
+//! code's favour (a container handed to an unknown function may be cleaned there; an arm that
+//! calls one may close the connection).
 //!
 //! # API
 //!
@@ -27,13 +29,15 @@
 //!   that hold them) are put into a container (`insert`, `push`, `entry(..).or_insert`, a slab's
 //!   `vacant_entry().insert`).
 
-use std::collections::{HashMap, HashSet};
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use nginx_parser::Span;
 use syn::visit::{self, Visit};
 use syn::{Block, Expr, FnArg, Member, Pat, ReturnType};
 
 use super::calls::path_segments;
+use super::crate_facts::{crate_callee, CrateCallee, CrateFacts};
 use super::node_span;
 use super::sockets::{
     accepted_names, is_print_macro, method_span, through_access, through_wrappers, Function,
@@ -178,15 +182,31 @@ pub struct Summaries<'i> {
     imports: &'i Imports,
     statics: HashSet<String>,
     by_name: HashMap<String, Vec<Summary>>,
+    /// The crate's summaries of functions other files define.
+    crate_facts: Option<&'i CrateFacts>,
+    /// Calls the rules wanted judged that may run a function of another file of the crate.
+    misses: RefCell<BTreeSet<CrateCallee>>,
+    /// The types the file's `impl` blocks are for: what `self` may be in a method call.
+    self_types: HashSet<String>,
 }
 
 impl<'i> Summaries<'i> {
-    /// Summarises every function of the file (one call deep).
-    pub fn of(file: &syn::File, imports: &'i Imports, fns: &[Function<'_>]) -> Summaries<'i> {
+    /// Summarises every function of the file (one call deep: a summary uses the file's other
+    /// summaries, not the crate's). `crate_facts` then resolves the rules' calls to functions
+    /// of other files.
+    pub fn of(
+        file: &syn::File,
+        imports: &'i Imports,
+        fns: &[Function<'_>],
+        crate_facts: &'i CrateFacts,
+    ) -> Summaries<'i> {
         let mut this = Summaries {
             imports,
             statics: statics(file),
             by_name: HashMap::new(),
+            crate_facts: None,
+            misses: RefCell::new(BTreeSet::new()),
+            self_types: fns.iter().filter_map(|f| f.self_ty.clone()).collect(),
         };
         // First pass: direct effects only (no summaries known yet).
         let direct: Vec<Summary> = fns.iter().map(|f| this.summarise(f)).collect();
@@ -200,7 +220,24 @@ impl<'i> Summaries<'i> {
             by_name.entry(s.name.clone()).or_default().push(s);
         }
         this.by_name = by_name;
+        this.crate_facts = Some(crate_facts);
         this
+    }
+
+    /// Every summary of the file.
+    pub fn all(&self) -> impl Iterator<Item = &Summary> {
+        self.by_name.values().flatten()
+    }
+
+    /// The calls the rules asked about that a function of another file of the crate may
+    /// answer (see [`super::crate_facts`]).
+    pub fn misses(&self) -> BTreeSet<CrateCallee> {
+        self.misses.borrow().clone()
+    }
+
+    /// The types the file's `impl` blocks are for.
+    pub fn self_types(&self) -> &HashSet<String> {
+        &self.self_types
     }
 
     /// The statics the file defines, by name.
@@ -211,7 +248,28 @@ impl<'i> Summaries<'i> {
     /// The summaries a call may run: a method call by method name (any impl), a path call by
     /// its last segment when the path is a bare name, `Self::f` or `Type::f` of a type whose
     /// methods the file defines.
-    pub fn callees(&self, call: &Expr) -> &[Summary] {
+    ///
+    /// A call the file cannot resolve goes to the crate's summaries (after construction, when
+    /// the rules ask), and is recorded as a miss when the crate's are not known yet.
+    pub fn callees(&self, call: &Expr) -> Vec<&Summary> {
+        let local = self.file_callees(call);
+        if !local.is_empty() {
+            return local.iter().collect();
+        }
+        let Some(facts) = self.crate_facts else {
+            return Vec::new();
+        };
+        let Some(callee) = crate_callee(self.imports, call) else {
+            return Vec::new();
+        };
+        let found = facts.callees(&callee, Some(&self.self_types));
+        if found.is_empty() {
+            self.misses.borrow_mut().insert(callee);
+        }
+        found
+    }
+
+    fn file_callees(&self, call: &Expr) -> &[Summary] {
         let found = match call {
             Expr::MethodCall(m) => self.by_name.get(&m.method.to_string()),
             Expr::Call(c) => {
@@ -1041,7 +1099,8 @@ mod tests {
         let file: syn::File = syn::parse_str(src).unwrap();
         let imports = Imports::of(&file);
         let fns = functions(&file);
-        let s = Summaries::of(&file, &imports, &fns);
+        let none = CrateFacts::default();
+        let s = Summaries::of(&file, &imports, &fns, &none);
         f(&s, &fns)
     }
 

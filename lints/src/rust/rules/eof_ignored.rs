@@ -5,11 +5,10 @@ use syn::visit::{self, Visit};
 use syn::{Expr, Pat, Stmt};
 
 use crate::diagnostic::{Diagnostic, Location};
-use crate::rust::eof::{
-    is_ok_zero, read_site, stream_fields, summaries, EofSummary, ReadSite, Streams,
-};
+use crate::rust::eof::{is_ok_zero, read_site, EofHelpers, EofSummary, ReadSite, Streams};
 use crate::rust::eof_paths::{judge, judge_select, Form, Verdict};
 use crate::rust::flow::{Flow, LoopKind};
+use crate::rust::poll_reads::{self, PollFinding};
 use crate::rust::select::select_branches;
 use crate::rust::sockets::Function;
 use crate::rust::{node_span, Context};
@@ -25,7 +24,12 @@ crate::declare_rule! {
     /// - `while missing > 0 { missing -= stream.read(&mut buf)?; }`;
     /// - a call of a function of the file that turns end of stream into success (its `Ok(0)`
     ///   arm returns `Ok(..)`, or it returns the count itself), in a loop that treats the result
-    ///   as data.
+    ///   as data;
+    /// - a hand-written poll loop (`impl Future`, `Stream`, `AsyncRead` over a socket) that
+    ///   polls `poll_read` and goes round again on `Poll::Ready(Ok(()))` with nothing added to
+    ///   `buf.filled()` (tokio), or on `Poll::Ready(Ok(0))` (futures-io `poll_read`,
+    ///   `poll_read_buf`): no test of what was filled, `if rb.filled().is_empty() { continue }`,
+    ///   or `loop { ready!(io.poll_read(cx, buf))?; if buf.filled().len() > before { return .. } }`.
     ///
     /// A connection is an accepted socket, a `TcpStream` / `UnixStream` (parameter, field,
     /// `connect`, container entry), or a `BufReader` or half of one; reads on files, stdin or
@@ -90,18 +94,21 @@ const HELPER_HELP: &str = "make the helper report end of stream as something its
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let imports = ctx.analysis.imports();
     let fns = ctx.analysis.functions();
-    let fields = stream_fields(ctx.file);
-    let helpers = summaries(imports, fns, &fields);
+    let fields = ctx.analysis.stream_fields();
+    let helpers = ctx.analysis.eof_helpers();
     let test_only = test_only(fns);
     let mut seen = HashSet::new();
     for f in fns
         .iter()
         .filter(|f| !f.is_test && !test_only.contains(&f.name))
     {
-        let streams = Streams::of(imports, f, &fields, false);
+        let streams = Streams::of(imports, f, fields, false);
+        for found in poll_reads::find(&streams, f.block) {
+            out.push(poll_diagnostic(&found));
+        }
         let mut finder = Sites {
             streams: &streams,
-            helpers: &helpers,
+            helpers,
             found: Vec::new(),
             selects: Vec::new(),
         };
@@ -113,7 +120,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         for mac in finder.selects {
             let branches = select_branches(mac).unwrap_or_default();
             for (i, b) in branches.iter().enumerate() {
-                let Some(mut site) = read_site(&streams, &helpers, &b.future) else {
+                let Some(mut site) = read_site(&streams, helpers, &b.future) else {
                     continue;
                 };
                 // `select!` awaits its futures.
@@ -124,7 +131,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 let accepted = streams
                     .accepted
                     .get(site.root.as_deref().unwrap_or_default());
-                if let Some(v) = judge_select(&site, &branches, i, lp, node_span(mac), &fields) {
+                if let Some(v) = judge_select(&site, &branches, i, lp, node_span(mac), fields) {
                     out.push(diagnostic(&site, &v, lp.keyword, accepted));
                 }
             }
@@ -136,7 +143,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             if lp.kind == LoopKind::For || !seen.insert(site.span) {
                 continue;
             }
-            if let Some(v) = judge(&site, &form, lp, &fields) {
+            if let Some(v) = judge(&site, &form, lp, fields) {
                 out.push(diagnostic(
                     &site,
                     &v,
@@ -178,7 +185,7 @@ fn diagnostic(site: &ReadSite, v: &Verdict, keyword: Span, accepted: Option<&Spa
         d = d.label(Location::new(0, site.span), read_label);
     }
     if let Some(EofSummary::Value(arm)) = site.helper {
-        d = d.label(Location::new(0, arm), "end of stream becomes success here");
+        d = d.label(arm, "end of stream becomes success here");
     }
     d = d.label(
         Location::new(0, keyword),
@@ -201,10 +208,51 @@ fn diagnostic(site: &ReadSite, v: &Verdict, keyword: Span, accepted: Option<&Spa
     d.note(format!("{CLOSE_WAIT}; {spin}")).help(help)
 }
 
+/// A poll loop that goes round again when `poll_read` reports end of stream
+/// ([`poll_reads`]).
+fn poll_diagnostic(f: &PollFinding) -> Diagnostic {
+    let (eof, short) = if f.counts {
+        ("`Poll::Ready(Ok(0))`", "`Poll::Ready(Ok(0))`")
+    } else {
+        (
+            "`Poll::Ready(Ok(()))` with nothing added to the buffer",
+            "`Poll::Ready(Ok(()))` with nothing filled",
+        )
+    };
+    let mut d = Diagnostic::new(
+        &EOF_IGNORED,
+        Location::new(0, f.at),
+        format!(
+            "end of stream from `{}` is not handled: this loop never stops once the peer has closed",
+            f.name
+        ),
+    )
+    .primary_label(f.label.clone());
+    if f.poll != f.at {
+        d = d.label(
+            Location::new(0, f.poll),
+            format!("once the peer has closed, every poll returns {short} at once"),
+        );
+    }
+    d.label(
+        Location::new(0, f.keyword),
+        "nothing on the end-of-stream path leaves this loop or returns `Poll::Pending`",
+    )
+    .note(format!(
+        "{eof} is how `{}` reports end of stream; once the peer has closed it comes back at once on every poll, so this loop never returns `Poll::Pending` on its own: the task spins on a runtime worker thread at 100% CPU (tokio's socket hands out `Pending` only when the task's cooperative budget runs out, and the task is polled again at once), never finishes, and never drops the socket, which stays in CLOSE_WAIT with its descriptor and buffers until the process exits",
+        f.name
+    ))
+    .help(if f.counts {
+        "treat 0 bytes as the end of the stream: `if n == 0 { return Poll::Ready(Ok(0)) }` (or end your stream with `Poll::Ready(None)`), so the owner sees the end and drops the connection"
+    } else {
+        "compare what was filled before and after the poll (`if buf.filled().len() == before` / `rb.filled().is_empty()`) and treat no new bytes as the end: return `Poll::Ready(Ok(()))` with nothing filled (or end your stream with `Poll::Ready(None)`), so the owner sees the end and drops the connection"
+    })
+}
+
 /// Collects the reads of a body with the form their result is consumed in.
 struct Sites<'s, 'f> {
     streams: &'s Streams<'f>,
-    helpers: &'s std::collections::HashMap<String, EofSummary>,
+    helpers: &'s EofHelpers<'s>,
     found: Vec<(ReadSite, Form<'s>)>,
     /// `select!` macros, whose branches are parsed apart.
     selects: Vec<&'s syn::Macro>,

@@ -3,6 +3,7 @@ use std::collections::HashSet;
 use syn::visit::Visit;
 
 use crate::diagnostic::{Diagnostic, Location};
+use crate::rust::eof_propagation::{err_only_removals, matching_store};
 use crate::rust::removal::{
     breaks, destructured_fields, is_err, is_ok_zero, long_lived_local, returned, stmts_after, Reads,
 };
@@ -19,7 +20,11 @@ crate::declare_rule! {
     /// - nothing in the file removes from the container at all (`remove`, `retain`,
     ///   `swap_remove`, `drain`, `clear`, `take`, `mem::take`, assigning a new container);
     /// - or a read's error arm removes the connection but its `Ok(0)` arm (end of file: the
-    ///   peer closed) does not, the classic mio bug.
+    ///   peer closed) does not, the classic mio bug;
+    /// - or the same bug one call away: a read handler of the crate returns `Ok(())` at end of
+    ///   stream, as it does on `WouldBlock`, and the event loop that calls it on a stored
+    ///   connection removes the connection only when the result is an `Err` (`is_err()`,
+    ///   `if let Err(..)`, a `match` whose `Ok` arm does nothing).
     ///
     /// Removals reached through a function or method of the same file
     /// (`self.close_connection(token)`) count, one call deep, and so does a returned flag or
@@ -77,6 +82,8 @@ const NOTE: &str = "when the peer closes, the kernel acknowledges its FIN and th
 const HELP_NEVER: &str = "remove the connection from the container when a read returns `Ok(0)` or an error (`conns.remove(&token)`), or sweep closed connections with `retain`";
 
 const HELP_EOF: &str = "remove the connection on `Ok(0)` as on errors: handle both in one arm (`Ok(0) | Err(_) => { conns.remove(&token); }`), or return a flag the caller acts on";
+
+const HELP_SUCCESS: &str = "return a value the caller must act on at end of stream (`Ok(false)`, `Ok(Status::Closed)`, or `Err(io::ErrorKind::UnexpectedEof.into())`) and remove the connection on it";
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let imports = ctx.analysis.imports();
@@ -161,8 +168,50 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             );
         }
     }
+    let mut helper_arms = HashSet::new();
     for f in fns {
         eof_arms(summaries, f, &all_stores, out);
+        eof_as_success(ctx, f, &all_stores, &mut helper_arms, out);
+    }
+}
+
+/// A helper returns `Ok(())` at end of stream and the caller removes only on `Err`; one finding
+/// per helper arm (`reported`), however many event loops call it.
+fn eof_as_success(
+    ctx: &Context<'_>,
+    f: &Function<'_>,
+    stores: &[(usize, Store)],
+    reported: &mut HashSet<Location>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let (summaries, fns) = (ctx.analysis.summaries(), ctx.analysis.non_test_functions());
+    for found in err_only_removals(summaries, ctx.analysis.eof_helpers(), fns, f) {
+        let Some(store) = matching_store(summaries, fns, f, &found.container, stores) else {
+            continue;
+        };
+        if !reported.insert(found.eof) {
+            continue;
+        }
+        let (helper, what) = (found.helper, store.container.describe());
+        out.push(
+            Diagnostic::new(
+                &STORED_NEVER_REMOVED,
+                found.eof,
+                format!("end of stream is reported as success by `{helper}()`, so the connection is never removed from `{what}`"),
+            )
+            .primary_label("the peer closed, and this returns `Ok` as if more data could come")
+            .label(
+                Location::new(0, found.call),
+                "the result is only checked for `Err`",
+            )
+            .label(
+                Location::new(0, found.removal),
+                "the connection is removed only on `Err`",
+            )
+            .label(Location::new(0, store.at), "the accepted stream is stored here")
+            .note(NOTE)
+            .help(HELP_SUCCESS),
+        );
     }
 }
 

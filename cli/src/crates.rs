@@ -1,0 +1,257 @@
+//! The second pass over Rust files: crate-wide function summaries.
+//!
+//! The first pass lints every file on its own. A file whose rules met a call that a function in
+//! another file of its crate may answer (`self.close_connection(token)` defined in `conn.rs`)
+//! records it (`misses`). Here the files of that crate (the Rust targets under the same nearest
+//! `Cargo.toml`) that define such a function are summarised, and each file whose calls they
+//! answer is linted again with the crate's summaries. Files with no such call, most of a large
+//! tree, are parsed once. See `lints::rust::crate_facts` and docs/rust-analysis.md.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use lints::rust::crate_facts::{self, CrateFacts, FileFacts};
+use rayon::prelude::*;
+
+use crate::args::Kind;
+use crate::config::ConfigStore;
+use crate::discover::Target;
+use crate::run::Unit;
+
+/// The nearest ancestor directory of each path that holds a `Cargo.toml`, looked up once per
+/// directory.
+#[derive(Default)]
+struct Roots(HashMap<PathBuf, Option<PathBuf>>);
+
+impl Roots {
+    fn of(&mut self, file: &Path) -> Option<PathBuf> {
+        let dir = file.parent()?;
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        self.of_dir(dir)
+    }
+
+    fn of_dir(&mut self, dir: &Path) -> Option<PathBuf> {
+        if let Some(known) = self.0.get(dir) {
+            return known.clone();
+        }
+        let found = if dir.join("Cargo.toml").is_file() {
+            Some(dir.to_path_buf())
+        } else {
+            match dir.parent() {
+                Some(p) if !p.as_os_str().is_empty() => self.of_dir(p),
+                // The root directory: no crate.
+                None if dir.is_absolute() => None,
+                // `src` relative to the working directory: its parent is `.`, and above that
+                // the paths become absolute.
+                _ if dir != Path::new(".") => self.of_dir(Path::new(".")),
+                _ => std::fs::canonicalize(dir)
+                    .ok()
+                    .and_then(|abs| abs.parent().map(Path::to_path_buf))
+                    .and_then(|p| self.of_dir(&p)),
+            }
+        };
+        self.0.insert(dir.to_path_buf(), found.clone());
+        found
+    }
+}
+
+/// Lints again, with their crate's summaries, the Rust files whose first lint met calls that
+/// another file of the crate answers. `units[i]` is the first lint of `targets[i]`.
+pub(crate) fn second_pass(targets: &[Target], units: &mut [Unit], configs: &ConfigStore) {
+    if units.iter().all(|u| u.misses.is_empty()) {
+        return;
+    }
+    let mut roots = Roots::default();
+    let crate_of: Vec<Option<PathBuf>> = targets
+        .iter()
+        .map(|t| (t.kind == Kind::Rust).then(|| roots.of(&t.path)).flatten())
+        .collect();
+    let mut wanted: HashMap<&Path, HashSet<String>> = HashMap::new();
+    for (unit, root) in units.iter().zip(&crate_of) {
+        if let (Some(root), false) = (root, unit.misses.is_empty()) {
+            wanted
+                .entry(root)
+                .or_default()
+                .extend(unit.misses.names().map(str::to_string));
+        }
+    }
+    if wanted.is_empty() {
+        return;
+    }
+    // Every Rust file of those crates, checked or not: a pre-commit run names only the
+    // changed files, and the helper that closes the connection may be in an unchanged one.
+    let roots: Vec<&Path> = wanted.keys().copied().collect();
+    let crate_files: HashMap<&Path, Vec<PathBuf>> = roots
+        .par_iter()
+        .map(|root| (*root, rust_files(root)))
+        .collect();
+    let jobs: Vec<(&Path, usize)> = crate_files
+        .iter()
+        .flat_map(|(root, files)| (0..files.len()).map(move |k| (*root, k)))
+        .collect();
+    let summarised: Vec<(&Path, usize, FileFacts)> = jobs
+        .par_iter()
+        .filter_map(|&(root, k)| {
+            let names = &wanted[root];
+            let text = std::fs::read(&crate_files[root][k]).ok()?;
+            if !crate_facts::may_define(&text, names) {
+                return None;
+            }
+            let facts = crate_facts::facts_of(std::str::from_utf8(&text).ok()?, names);
+            (!facts.defines.is_empty()).then_some((root, k, facts))
+        })
+        .collect();
+    // Per crate: the facts of its files; file `k + 1` in a diagnostic is the crate's file `k`
+    // (0 is the file being linted).
+    let mut per_crate: HashMap<&Path, CrateFacts> = HashMap::new();
+    for (root, k, facts) in summarised {
+        per_crate.entry(root).or_default().add(k + 1, facts);
+    }
+    let again: Vec<usize> = (0..units.len())
+        .filter(|&i| {
+            let Some(facts) = crate_of[i].as_deref().and_then(|r| per_crate.get(r)) else {
+                return false;
+            };
+            facts.answers(&units[i].misses)
+        })
+        .collect();
+    if std::env::var_os("WAITLINT_DEBUG_CRATES").is_some() {
+        eprintln!(
+            "crates: {} files with misses, {} crates, {} crate files, {} summarised, {} relinted",
+            units.iter().filter(|u| !u.misses.is_empty()).count(),
+            crate_files.len(),
+            jobs.len(),
+            per_crate.values().count(),
+            again.len()
+        );
+    }
+    let relinted: Vec<(usize, Unit)> = again
+        .par_iter()
+        .filter_map(|&i| {
+            let root = crate_of[i].as_deref()?;
+            let config = configs.for_path(&targets[i].path).ok()?;
+            let text = source_of(targets, units, i)?;
+            let lint = lints::rust::lint_in_crate(&text, &config.settings, &per_crate[root]);
+            Some((
+                i,
+                with_crate_files(&targets[i], text, lint, &crate_files[root]),
+            ))
+        })
+        .collect();
+    for (i, unit) in relinted {
+        units[i].diagnostics = unit.diagnostics;
+        units[i].rust_items = unit.rust_items;
+        units[i].files = unit.files;
+    }
+    // The texts kept for this pass go, unless something renders from them.
+    for unit in units.iter_mut() {
+        if std::mem::take(&mut unit.misses).is_empty() || !unit.diagnostics.is_empty() {
+            continue;
+        }
+        if let Some((_, _, text)) = unit.files.first_mut() {
+            if !lints::suppress::may_have_suppressions(text) {
+                *text = Vec::new();
+            }
+        }
+    }
+}
+
+/// The Rust files of a crate: under its root, outside `target/`, hidden and ignored files and
+/// the directories of nested crates (their own `Cargo.toml`).
+fn rust_files(root: &Path) -> Vec<PathBuf> {
+    let top = root.to_path_buf();
+    ignore::WalkBuilder::new(root)
+        .filter_entry(move |e| {
+            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+            let nested = e.path() != top && e.path().join("Cargo.toml").is_file();
+            !(is_dir && (e.file_name() == "target" || nested))
+        })
+        .build()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+        .map(ignore::DirEntry::into_path)
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect()
+}
+
+/// The text of a target: the one the first pass kept, else read again. `None` for a file that
+/// is not UTF-8 or cannot be read now (the first pass reported it).
+fn source_of(targets: &[Target], units: &[Unit], i: usize) -> Option<String> {
+    let kept = units[i].files.first().map(|(_, _, text)| text);
+    let bytes = match kept {
+        Some(text) if !text.is_empty() => text.clone(),
+        _ => std::fs::read(&targets[i].path).ok()?,
+    };
+    String::from_utf8(bytes).ok()
+}
+
+/// The unit of a file linted with its crate's summaries: a label in another file of the crate
+/// (a helper's `Ok(0)` arm) brings that file into the unit, and its index is remapped.
+fn with_crate_files(
+    target: &Target,
+    text: String,
+    lint: lints::rust::FileLint,
+    crate_files: &[PathBuf],
+) -> Unit {
+    let mut files = vec![(target.path.clone(), Kind::Rust, text.into_bytes())];
+    let mut index: HashMap<usize, usize> = HashMap::from([(0, 0)]);
+    let mut diagnostics = lint.diagnostics;
+    for d in &mut diagnostics {
+        let locations = std::iter::once(&mut d.primary)
+            .chain(d.secondary.iter_mut())
+            .map(|l| &mut l.location);
+        for location in locations {
+            let mapped = *index.entry(location.file).or_insert_with(|| {
+                let other = &crate_files[location.file - 1];
+                let text = std::fs::read(other).unwrap_or_default();
+                files.push((other.clone(), Kind::Rust, text));
+                files.len() - 1
+            });
+            location.file = mapped;
+        }
+    }
+    Unit {
+        files,
+        diagnostics,
+        failures: Vec::new(),
+        comments: HashMap::new(),
+        rust_items: HashMap::from([(0, lint.items)]),
+        misses: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_belongs_to_the_nearest_cargo_toml() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let ws = dir.path();
+        std::fs::write(ws.join("Cargo.toml"), "[workspace]\n").expect("write");
+        std::fs::create_dir_all(ws.join("member/src/net")).expect("mkdir");
+        std::fs::write(ws.join("member/Cargo.toml"), "[package]\n").expect("write");
+        std::fs::create_dir_all(ws.join("tools")).expect("mkdir");
+        let mut roots = Roots::default();
+        assert_eq!(
+            roots.of(&ws.join("member/src/net/conn.rs")),
+            Some(ws.join("member"))
+        );
+        assert_eq!(
+            roots.of(&ws.join("member/src/main.rs")),
+            Some(ws.join("member"))
+        );
+        assert_eq!(roots.of(&ws.join("tools/gen.rs")), Some(ws.to_path_buf()));
+        // No Cargo.toml up to the root directory: no crate (and the walk up ends).
+        let loose = tempfile::tempdir().expect("temporary directory");
+        assert_eq!(
+            roots.of(&loose.path().join("a.rs")),
+            None,
+            "a Cargo.toml above the temporary directory would make this test meaningless"
+        );
+    }
+}
