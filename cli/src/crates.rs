@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use lints::rust::crate_facts::{self, CrateFacts, FileFacts};
+use lints::rust::crate_facts::{self, CrateFacts, FileFacts, Wanted};
 use rayon::prelude::*;
 
 use crate::args::Kind;
@@ -70,13 +70,10 @@ pub(crate) fn second_pass(targets: &[Target], units: &mut [Unit], configs: &Conf
         .iter()
         .map(|t| (t.kind == Kind::Rust).then(|| roots.of(&t.path)).flatten())
         .collect();
-    let mut wanted: HashMap<&Path, HashSet<String>> = HashMap::new();
+    let mut wanted: HashMap<&Path, Wanted> = HashMap::new();
     for (unit, root) in units.iter().zip(&crate_of) {
         if let (Some(root), false) = (root, unit.misses.is_empty()) {
-            wanted
-                .entry(root)
-                .or_default()
-                .extend(unit.misses.names().map(str::to_string));
+            wanted.entry(root).or_default().add(&unit.misses);
         }
     }
     if wanted.is_empty() {
@@ -93,20 +90,37 @@ pub(crate) fn second_pass(targets: &[Target], units: &mut [Unit], configs: &Conf
         .iter()
         .flat_map(|(root, files)| (0..files.len()).map(move |k| (*root, k)))
         .collect();
-    let summarised: Vec<(&Path, usize, FileFacts)> = jobs
+    let names: HashMap<&Path, HashSet<String>> =
+        wanted.iter().map(|(root, w)| (*root, w.names())).collect();
+    // A cheap byte scan first: which files may define which wanted names.
+    let scanned: Vec<(&Path, usize, Vec<String>)> = jobs
         .par_iter()
         .filter_map(|&(root, k)| {
-            let names = &wanted[root];
             let text = std::fs::read(&crate_files[root][k]).ok()?;
-            if !crate_facts::may_define(&text, names) {
-                return None;
-            }
-            let facts = crate_facts::facts_of(std::str::from_utf8(&text).ok()?, names);
+            let found = wanted[root].defined_in(&text);
+            (!found.is_empty()).then(|| (root, k, found.into_iter().map(str::to_string).collect()))
+        })
+        .collect();
+    // A function wanted only for its end of stream and defined in several files is ambiguous
+    // (as within a file): those files are not parsed for it.
+    let mut definitions: HashMap<(&Path, &str), usize> = HashMap::new();
+    for (root, _, found) in &scanned {
+        for name in found {
+            *definitions.entry((root, name.as_str())).or_default() += 1;
+        }
+    }
+    let worth_parsing = |root: &Path, name: &str| {
+        !wanted[root].only_end_of_stream(name) || definitions[&(root, name)] == 1
+    };
+    let summarised: Vec<(&Path, usize, FileFacts)> = scanned
+        .par_iter()
+        .filter(|(root, _, found)| found.iter().any(|n| worth_parsing(root, n)))
+        .filter_map(|&(root, k, _)| {
+            let text = std::fs::read_to_string(&crate_files[root][k]).ok()?;
+            let facts = crate_facts::facts_of(&text, &names[root]);
             (!facts.defines.is_empty()).then_some((root, k, facts))
         })
         .collect();
-    // Per crate: the facts of its files; file `k + 1` in a diagnostic is the crate's file `k`
-    // (0 is the file being linted).
     let mut per_crate: HashMap<&Path, CrateFacts> = HashMap::new();
     for (root, k, facts) in summarised {
         per_crate.entry(root).or_default().add(k + 1, facts);
@@ -119,16 +133,6 @@ pub(crate) fn second_pass(targets: &[Target], units: &mut [Unit], configs: &Conf
             facts.answers(&units[i].misses)
         })
         .collect();
-    if std::env::var_os("WAITLINT_DEBUG_CRATES").is_some() {
-        eprintln!(
-            "crates: {} files with misses, {} crates, {} crate files, {} summarised, {} relinted",
-            units.iter().filter(|u| !u.misses.is_empty()).count(),
-            crate_files.len(),
-            jobs.len(),
-            per_crate.values().count(),
-            again.len()
-        );
-    }
     let relinted: Vec<(usize, Unit)> = again
         .par_iter()
         .filter_map(|&i| {

@@ -99,7 +99,17 @@ impl<'a> FileAnalysis<'a> {
             out.calls = s.misses();
         }
         if let Some(h) = self.eof_helpers.get() {
-            out.reads = h.misses();
+            // End of stream matters where a loop goes round on it: a read elsewhere, however
+            // its helper treats end of stream, runs once.
+            let misses = h.misses();
+            if !misses.is_empty() {
+                let loops = loop_bodies(self.file);
+                out.reads = misses
+                    .into_iter()
+                    .filter(|(_, at)| loops.iter().any(|l| l.start <= at.start && at.end <= l.end))
+                    .map(|(callee, _)| callee)
+                    .collect();
+            }
         }
         if !out.is_empty() {
             out.self_types = self
@@ -126,4 +136,28 @@ impl<'a> FileAnalysis<'a> {
             .iter()
             .any(|b| b.start <= span.start && span.end <= b.end)
     }
+}
+
+/// The spans of the file's loop bodies (`loop`, `while`, `for`).
+fn loop_bodies(file: &syn::File) -> Vec<nginx_parser::Span> {
+    use syn::visit::Visit;
+    #[derive(Default)]
+    struct Loops(Vec<nginx_parser::Span>);
+    impl<'a> Visit<'a> for Loops {
+        fn visit_expr_loop(&mut self, l: &'a syn::ExprLoop) {
+            self.0.push(super::node_span(&l.body));
+            syn::visit::visit_expr_loop(self, l);
+        }
+        fn visit_expr_while(&mut self, w: &'a syn::ExprWhile) {
+            self.0.push(super::node_span(w));
+            syn::visit::visit_expr_while(self, w);
+        }
+        fn visit_expr_for_loop(&mut self, f: &'a syn::ExprForLoop) {
+            self.0.push(super::node_span(&f.body));
+            syn::visit::visit_expr_for_loop(self, f);
+        }
+    }
+    let mut loops = Loops::default();
+    loops.visit_file(file);
+    loops.0
 }

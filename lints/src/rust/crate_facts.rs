@@ -61,23 +61,26 @@ pub fn crate_callee(imports: &Imports, call: &Expr) -> Option<CrateCallee> {
         Expr::Call(c) => {
             let segs = path_segments(&c.func).filter(|_| matches!(&*c.func, Expr::Path(_)))?;
             let name = segs.last()?.clone();
+            // `Ok(..)`, `Poll::Ready(..)`, `Message::Text(..)`: constructors, not functions.
+            if name.starts_with(|ch: char| ch.is_ascii_uppercase()) {
+                return None;
+            }
+            let resolved = imports.resolve(&segs);
+            let rooted = resolved
+                .iter()
+                .any(|p| p.len() >= 2 && matches!(p[0].as_str(), "crate" | "super" | "self"));
             if let [ty, _] = segs.as_slice() {
-                let is_type = ty == "Self" || ty.starts_with(|ch: char| ch.is_ascii_uppercase());
-                // `Poll::Ready(..)`, `Message::Text(..)`: enum variants, not functions.
-                if is_type && name.starts_with(|ch: char| ch.is_ascii_uppercase()) {
-                    return None;
-                }
-                if is_type {
-                    return Some(CrateCallee::Associated {
-                        ty: ty.clone(),
-                        name,
+                // A type of the crate: `Self`, one the file defines, or one it imports from the
+                // crate (not `Vec::new`, `TcpStream::connect`, `Arc::clone`).
+                if ty.starts_with(|ch: char| ch.is_ascii_uppercase()) {
+                    return (ty == "Self" || imports.defines(ty) || rooted).then(|| {
+                        CrateCallee::Associated {
+                            ty: ty.clone(),
+                            name,
+                        }
                     });
                 }
             }
-            let rooted = imports
-                .resolve(&segs)
-                .iter()
-                .any(|p| p.len() >= 2 && matches!(p[0].as_str(), "crate" | "super" | "self"));
             rooted.then_some(CrateCallee::Free(name))
         }
         _ => None,
@@ -106,19 +109,111 @@ impl Misses {
     }
 }
 
-/// Whether the source may define a function with one of `wanted` names: a byte scan for `fn
-/// name` (a comment or string may match too; [`facts_of`] then finds nothing), so that only
-/// the files of a crate that can answer are parsed.
-pub fn may_define(source: &[u8], wanted: &HashSet<String>) -> bool {
+/// The functions a crate's misses ask for: each name with the types whose `impl` must hold it
+/// (`None`: a free function, in any file), and whether a call's effects are wanted or only
+/// its end of stream.
+#[derive(Debug, Default)]
+pub struct Wanted(HashMap<String, WantedFn>);
+
+#[derive(Debug)]
+struct WantedFn {
+    types: Option<HashSet<String>>,
+    for_effects: bool,
+}
+
+impl Wanted {
+    pub fn add(&mut self, misses: &Misses) {
+        let all = misses.calls.iter().map(|c| (c, true));
+        for (c, for_effects) in all.chain(misses.reads.iter().map(|c| (c, false))) {
+            let types = match c {
+                CrateCallee::Free(_) => None,
+                CrateCallee::Associated { ty, .. } if ty != "Self" => Some([ty.clone()].into()),
+                CrateCallee::Method(_) | CrateCallee::Associated { .. } => {
+                    Some(misses.self_types.clone())
+                }
+            };
+            let entry = self
+                .0
+                .entry(c.name().to_string())
+                .or_insert_with(|| WantedFn {
+                    types: Some(HashSet::new()),
+                    for_effects: false,
+                });
+            entry.for_effects |= for_effects;
+            match (entry.types.as_mut(), types) {
+                (Some(all), Some(types)) => all.extend(types),
+                (_, None) => entry.types = None,
+                (None, Some(_)) => {}
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The function names wanted.
+    pub fn names(&self) -> HashSet<String> {
+        self.0.keys().cloned().collect()
+    }
+
+    /// Whether only the end of stream of this function is wanted: then a name the crate
+    /// defines twice tells nothing (see [`CrateFacts::eof`]), and its files need no parse.
+    pub fn only_end_of_stream(&self, name: &str) -> bool {
+        self.0.get(name).is_some_and(|w| !w.for_effects)
+    }
+
+    /// The wanted functions the source may define: a byte scan for `fn name`, and for a
+    /// method, for an `impl` of one of its types (a comment or string may match too;
+    /// [`facts_of`] then finds nothing). Only the files of a crate that can answer are parsed:
+    /// every file defines some `fn new`, few an `impl Server`.
+    pub fn defined_in<'w>(&'w self, source: &[u8]) -> BTreeSet<&'w str> {
+        let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+        let mut out = BTreeSet::new();
+        let mut checked: HashSet<&str> = HashSet::new();
+        for at in memchr::memmem::find_iter(source, b"fn ") {
+            if at > 0 && is_ident(source[at - 1]) {
+                continue;
+            }
+            let rest = &source[at + 3..];
+            let start = rest.iter().position(|b| *b != b' ').unwrap_or(rest.len());
+            let len = rest[start..].iter().take_while(|b| is_ident(**b)).count();
+            let Ok(name) = std::str::from_utf8(&rest[start..start + len]) else {
+                continue;
+            };
+            let Some((name, wanted)) = self.0.get_key_value(name) else {
+                continue;
+            };
+            if !checked.insert(name.as_str()) {
+                continue;
+            }
+            let fits = wanted
+                .types
+                .as_ref()
+                .is_none_or(|types| types.iter().any(|t| implements(source, t.as_bytes())));
+            if fits {
+                out.insert(name.as_str());
+            }
+        }
+        out
+    }
+}
+
+/// Whether `ty` appears where an `impl` names its type: after `impl`, `for`, or the `>` of
+/// `impl<T>`.
+fn implements(source: &[u8], ty: &[u8]) -> bool {
     let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    memchr::memmem::find_iter(source, b"fn ").any(|at| {
-        if at > 0 && is_ident(source[at - 1]) {
+    memchr::memmem::find_iter(source, ty).any(|at| {
+        let end = at + ty.len();
+        if end < source.len() && is_ident(source[end]) {
             return false;
         }
-        let rest = &source[at + 3..];
-        let start = rest.iter().position(|b| *b != b' ').unwrap_or(rest.len());
-        let len = rest[start..].iter().take_while(|b| is_ident(**b)).count();
-        std::str::from_utf8(&rest[start..start + len]).is_ok_and(|name| wanted.contains(name))
+        let before = source[..at].trim_ascii_end();
+        before.ends_with(b">")
+            || [&b"impl"[..], b"for"].iter().any(|kw| {
+                before.ends_with(kw)
+                    && (before.len() == kw.len() || !is_ident(before[before.len() - kw.len() - 1]))
+            })
     })
 }
 
@@ -255,8 +350,8 @@ mod tests {
 
     #[test]
     fn which_calls_may_be_crate_local() {
-        let src =
-            "use crate::conn::close; use super::codec; use std::mem::forget; use tokio::spawn;";
+        let src = "use crate::conn::close; use super::codec; use crate::net::Conn; \
+                   use std::mem::forget; use tokio::spawn; use std::net::TcpStream; struct Server;";
         assert_eq!(
             callee(src, "self.close_connection(t)"),
             Some(CrateCallee::Method("close_connection".into()))
@@ -274,6 +369,13 @@ mod tests {
             Some(CrateCallee::Free("drain".into()))
         );
         assert_eq!(
+            callee(src, "Conn::new(s)"),
+            Some(CrateCallee::Associated {
+                ty: "Conn".into(),
+                name: "new".into()
+            })
+        );
+        assert_eq!(
             callee(src, "Server::handle(&mut s)"),
             Some(CrateCallee::Associated {
                 ty: "Server".into(),
@@ -288,22 +390,53 @@ mod tests {
             "helper(s)",
             "io::copy(a, b)",
             "Poll::Ready(r)",
+            "TcpStream::connect(a)",
+            "Vec::new()",
         ] {
             assert_eq!(callee(src, call), None, "{call}");
         }
     }
 
     #[test]
-    fn definitions_are_found_by_their_fn_keyword() {
-        let wanted: HashSet<String> = ["close", "read_frame"].map(String::from).into();
-        assert!(may_define(
-            b"impl S { pub fn close(&mut self) {} }",
-            &wanted
-        ));
-        assert!(may_define(b"fn  read_frame<R>(r: R) {}", &wanted));
-        assert!(!may_define(b"fn closed() {} fn reclose() {}", &wanted));
-        assert!(!may_define(b"self.close(); let f = read_frame;", &wanted));
-        assert!(!may_define(b"defn close", &wanted), "part of a longer word");
+    fn definitions_are_found_by_their_fn_keyword_and_impl() {
+        let mut wanted = Wanted::default();
+        wanted.add(&Misses {
+            calls: [
+                CrateCallee::Free("read_frame".into()),
+                CrateCallee::Method("close".into()),
+            ]
+            .into(),
+            reads: BTreeSet::new(),
+            self_types: ["Server".to_string()].into(),
+        });
+        let yes: [&[u8]; 4] = [
+            b"impl Server { pub fn close(&mut self) {} }",
+            b"impl<T> Drop for Server { fn close(&mut self) {} }",
+            b"impl<T: Read> Server<T> { fn close(&mut self) {} }",
+            b"fn  read_frame<R>(r: R) {}",
+        ];
+        for src in yes {
+            assert!(
+                !wanted.defined_in(src).is_empty(),
+                "{}",
+                String::from_utf8_lossy(src)
+            );
+        }
+        let no: [&[u8]; 5] = [
+            b"impl Client { fn close(&mut self) {} }",
+            b"impl ServerConfig { fn close(&mut self) {} } // Server",
+            b"fn closed() {} fn reclose() {}",
+            b"self.close(); let f = read_frame;",
+            b"defn read_frame",
+        ];
+        for src in no {
+            assert!(
+                wanted.defined_in(src).is_empty(),
+                "{}",
+                String::from_utf8_lossy(src)
+            );
+        }
+        assert!(!wanted.only_end_of_stream("close"));
     }
 
     #[test]

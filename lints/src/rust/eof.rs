@@ -20,7 +20,7 @@
 //!   `if n == 0` branch returns `Ok(..)`.
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use nginx_parser::Span;
 use syn::visit::{self, Visit};
@@ -404,8 +404,9 @@ pub fn is_zero_test(e: &Expr, name: &str) -> bool {
 pub struct EofHelpers<'a> {
     local: HashMap<String, EofSummary>,
     crate_wide: Option<(&'a Imports, &'a CrateFacts)>,
-    /// Crate-local calls on a connection that the crate's summaries did not answer.
-    misses: RefCell<BTreeSet<CrateCallee>>,
+    /// Crate-local calls on a connection that the crate's summaries did not answer, with the
+    /// call's span.
+    misses: RefCell<Vec<(CrateCallee, Span)>>,
 }
 
 impl<'a> EofHelpers<'a> {
@@ -414,7 +415,7 @@ impl<'a> EofHelpers<'a> {
         EofHelpers {
             local,
             crate_wide: None,
-            misses: RefCell::new(BTreeSet::new()),
+            misses: RefCell::new(Vec::new()),
         }
     }
 
@@ -427,7 +428,7 @@ impl<'a> EofHelpers<'a> {
         EofHelpers {
             local,
             crate_wide: Some((imports, crate_facts)),
-            misses: RefCell::new(BTreeSet::new()),
+            misses: RefCell::new(Vec::new()),
         }
     }
 
@@ -445,13 +446,13 @@ impl<'a> EofHelpers<'a> {
         let callee = crate_callee(imports, call)?;
         let found = facts.eof(callee.name());
         if found.is_none() && !facts.defines(callee.name()) {
-            self.misses.borrow_mut().insert(callee);
+            self.misses.borrow_mut().push((callee, node_span(call)));
         }
         found
     }
 
-    /// See [`super::summary::Summaries::misses`].
-    pub fn misses(&self) -> BTreeSet<CrateCallee> {
+    /// See [`super::summary::Summaries::misses`]; with the span of each call.
+    pub fn misses(&self) -> Vec<(CrateCallee, Span)> {
         self.misses.borrow().clone()
     }
 }

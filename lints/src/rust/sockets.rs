@@ -199,6 +199,11 @@ impl Imports {
         out
     }
 
+    /// Whether the file defines an item (function, type, trait, module) of this name.
+    pub fn defines(&self, name: &str) -> bool {
+        self.local.contains(name)
+    }
+
     /// The candidates of a path expression (`libc::accept`, `forget`), or none.
     pub fn resolve_expr(&self, expr: &Expr) -> Vec<Vec<String>> {
         match expr {
