@@ -488,7 +488,7 @@ fn summarise(streams: &Streams<'_>, helpers: &EofHelpers<'_>, block: &Block) -> 
     for stmt in &block.stmts {
         if let Stmt::Local(l) = stmt {
             if let (Some(init), Pat::Ident(i)) = (&l.init, &l.pat) {
-                if read_site(streams, helpers, &init.expr).is_some() {
+                if counts_bytes(streams, helpers, &init.expr) {
                     counts.push(i.ident.to_string());
                 }
             }
@@ -519,6 +519,23 @@ fn summarise(streams: &Streams<'_>, helpers: &EofHelpers<'_>, block: &Block) -> 
     finder
         .found
         .map(|span| EofSummary::Value(Location::new(0, span)))
+}
+
+/// Whether a `let` initializer is a read's byte count: the read itself, or a `match` on it
+/// whose `Ok(n)` arm gives `n` (`let n = match s.read(&mut b) { Ok(n) => n, Err(e) if
+/// would_block(&e) => return Ok(()), Err(e) => return Err(e) }`).
+fn counts_bytes(streams: &Streams<'_>, helpers: &EofHelpers<'_>, init: &Expr) -> bool {
+    if let Expr::Match(m) = init {
+        let passes_count = m.arms.iter().any(|arm| match (&arm.pat, &*arm.body) {
+            (Pat::TupleStruct(t), Expr::Path(body)) => {
+                t.path.is_ident("Ok")
+                    && matches!(t.elems.first(), Some(Pat::Ident(n)) if body.path.is_ident(&n.ident))
+            }
+            _ => false,
+        });
+        return passes_count && read_site(streams, helpers, &m.expr).is_some();
+    }
+    read_site(streams, helpers, init).is_some()
 }
 
 /// `Ok(x)` → `x`.
@@ -589,7 +606,7 @@ impl<'ast> Visit<'ast> for EofReturn<'_, '_> {
     }
     fn visit_local(&mut self, l: &'ast syn::Local) {
         if let (Some(init), Pat::Ident(i)) = (&l.init, &l.pat) {
-            if read_site(self.streams, self.helpers, &init.expr).is_some() {
+            if counts_bytes(self.streams, self.helpers, &init.expr) {
                 self.counts.push(i.ident.to_string());
             }
         }
@@ -626,6 +643,11 @@ mod tests {
         ));
         let count = "fn fill(s: &mut TcpStream, b: &mut [u8]) -> io::Result<usize> { s.read(b) }";
         assert!(matches!(summary_of(count, "fill"), Some(EofSummary::Count)));
+        let matched = "fn m(s: &mut TcpStream) -> io::Result<()> { let n = match s.read(&mut b) { Ok(n) => n, Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()), Err(e) => return Err(e) }; if n == 0 { return Ok(()); } handle(&b[..n]); Ok(()) }";
+        assert!(matches!(
+            summary_of(matched, "m"),
+            Some(EofSummary::Value(_))
+        ));
         let count_ok =
             "fn fill(s: &mut TcpStream, b: &mut [u8]) -> io::Result<usize> { let n = s.read(b)?; Ok(n) }";
         assert!(matches!(
