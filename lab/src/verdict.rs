@@ -8,7 +8,8 @@ use syn::visit::Visit;
 
 /// The lines (1-based) of `function` in `source` (a free function, or a method of an `impl`
 /// block) and of every function of the file it reaches by name, directly or through others: the
-/// code a server entry point runs for its connections (`thread::spawn(move || handle(s))`).
+/// code a server entry point runs for its connections (`thread::spawn(move || handle(s))`). A
+/// type's name (`Forward { io, tx }.await`) reaches every method of its `impl` blocks.
 pub fn reachable_lines(source: &str, function: &str) -> Option<Vec<RangeInclusive<usize>>> {
     let file = syn::parse_file(source).ok()?;
     let mut collector = Functions::default();
@@ -27,6 +28,9 @@ pub fn reachable_lines(source: &str, function: &str) -> Option<Vec<RangeInclusiv
         }
         seen.push(name);
     }
+    // A method is reached by its name and by its type's.
+    lines.sort_by_key(|l| (*l.start(), *l.end()));
+    lines.dedup();
     (!lines.is_empty()).then_some(lines)
 }
 
@@ -40,6 +44,8 @@ struct Function {
 #[derive(Default)]
 struct Functions {
     found: Vec<Function>,
+    /// The type of the `impl` block being visited.
+    self_ty: Option<String>,
 }
 
 impl Functions {
@@ -47,15 +53,32 @@ impl Functions {
         let span = node.span();
         let mut names = Names::default();
         names.visit_block(block);
-        self.found.push(Function {
+        let function = Function {
             name: ident.to_string(),
             lines: span.start().line..=span.end().line,
             mentions: names.0,
-        });
+        };
+        if let Some(ty) = &self.self_ty {
+            self.found.push(Function {
+                name: ty.clone(),
+                lines: function.lines.clone(),
+                mentions: function.mentions.clone(),
+            });
+        }
+        self.found.push(function);
     }
 }
 
 impl<'ast> Visit<'ast> for Functions {
+    fn visit_item_impl(&mut self, item: &'ast syn::ItemImpl) {
+        let outer = self.self_ty.take();
+        if let syn::Type::Path(p) = &*item.self_ty {
+            self.self_ty = p.path.segments.last().map(|s| s.ident.to_string());
+        }
+        syn::visit::visit_item_impl(self, item);
+        self.self_ty = outer;
+    }
+
     fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
         self.add(&item.sig.ident, item, &item.block);
         syn::visit::visit_item_fn(self, item);
@@ -82,6 +105,13 @@ impl<'ast> Visit<'ast> for Names {
     fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
         self.0.push(call.method.to_string());
         syn::visit::visit_expr_method_call(self, call);
+    }
+
+    fn visit_expr_struct(&mut self, e: &'ast syn::ExprStruct) {
+        if let Some(last) = e.path.segments.last() {
+            self.0.push(last.ident.to_string());
+        }
+        syn::visit::visit_expr_struct(self, e);
     }
 }
 
@@ -124,6 +154,12 @@ mod tests {
         );
         assert_eq!(reachable_lines(source, "unused"), Some(vec![9..=9]));
         assert_eq!(reachable_lines(source, "missing"), None);
+        let future = "fn serve() {\n    spawn(Forward { io }.await);\n}\n\nimpl Future for Forward {\n    fn poll(&mut self) {}\n}\n\nimpl Other {\n    fn poll(&mut self) {}\n}\n";
+        assert_eq!(
+            reachable_lines(future, "serve"),
+            Some(vec![1..=3, 6..=6]),
+            "a struct literal reaches its type's methods, not another type's"
+        );
     }
 
     #[test]

@@ -376,6 +376,20 @@ fn eof_ignored_tokio_task_spins_vs_returns_at_eof() {
     );
 }
 
+/// A hand-written `Future` that polls the socket and goes round on an empty read: at end of
+/// stream it never returns `Pending` by itself.
+#[test]
+fn eof_ignored_poll_loop_spins_vs_ends_at_eof() {
+    close_wait_pair(
+        "rs001-poll-read",
+        "RS001/eof-ignored",
+        Entry("eof-ignored/fires_poll_read::serve_poll_read_spin"),
+        Entry("eof-ignored/silent_poll_read::serve_poll_read_closes"),
+        SEND_AND_CLOSE,
+        HELD_SPINNING,
+    );
+}
+
 /// One mio event loop for every connection: once the first client has closed, the loop spins
 /// in that connection's drain at end of stream, and nobody else is served.
 #[test]

@@ -96,6 +96,14 @@ const ENTRIES: &[(&str, Entry)] = &[
         Entry::Tokio(|l| Box::pin(fx::eof_ignored__silent_async::serve_tokio_closes(l))),
     ),
     (
+        "eof-ignored/fires_poll_read::serve_poll_read_spin",
+        Entry::Tokio(|l| Box::pin(fx::eof_ignored__fires_poll_read::serve_poll_read_spin(l))),
+    ),
+    (
+        "eof-ignored/silent_poll_read::serve_poll_read_closes",
+        Entry::Tokio(|l| Box::pin(fx::eof_ignored__silent_poll_read::serve_poll_read_closes(l))),
+    ),
+    (
         "eof-ignored/fires_mio::serve_mio_spin",
         Entry::Std(|l| {
             let _ = fx::eof_ignored__fires_mio::serve_mio_spin(l);
