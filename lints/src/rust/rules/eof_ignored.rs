@@ -231,7 +231,7 @@ fn poll_diagnostic(f: &PollFinding) -> Diagnostic {
     if f.poll != f.at {
         d = d.label(
             Location::new(0, f.poll),
-            format!("once the peer has closed, every poll returns {short} at once"),
+            format!("once the peer has closed, every poll returns {short}, at once"),
         );
     }
     d.label(
