@@ -93,6 +93,18 @@ impl Server {
 }
 "#;
 
+/// A child module that sweeps the parent's private `connections` field, in a method that the
+/// storing file never calls (a timer elsewhere does).
+const SWEEPS: &str = r#"
+use super::Server;
+
+impl Server {
+    pub fn sweep_closed(&mut self) {
+        self.connections.retain(|_, stream| stream.peer_addr().is_ok());
+    }
+}
+"#;
+
 /// A thread-per-connection server whose read helper lives in `codec.rs`.
 const MAIN: &str = r#"
 mod codec;
@@ -232,6 +244,27 @@ fn a_helper_in_another_file_that_does_not_remove_is_judged_by_what_it_does() {
     ]);
     let (findings, _) = check(dir.path(), &["src/server/mod.rs"]);
     assert_eq!(findings.len(), 1, "{findings:?}");
+}
+
+#[test]
+fn a_field_cleaned_in_a_child_module_file_counts() {
+    let server = SERVER.replace(
+        "self.close_connection(token);",
+        "eprintln!(\"{token:?} done\");",
+    );
+    let dir = crate_with(&[
+        ("src/server/mod.rs", &server),
+        ("src/server/conn.rs", SWEEPS),
+    ]);
+    let (findings, _) = check(dir.path(), &["src/server/mod.rs"]);
+    assert_eq!(
+        findings,
+        [],
+        "the sweep in conn.rs removes from `self.connections`"
+    );
+    let dir = crate_with(&[("src/server/mod.rs", &server), ("src/server/conn.rs", "")]);
+    let (findings, _) = check(dir.path(), &["src/server/mod.rs"]);
+    assert_eq!(findings.len(), 1, "no sweep anywhere: {findings:?}");
 }
 
 #[test]

@@ -93,18 +93,26 @@ pub(crate) fn second_pass(targets: &[Target], units: &mut [Unit], configs: &Conf
     let names: HashMap<&Path, HashSet<String>> =
         wanted.iter().map(|(root, w)| (*root, w.names())).collect();
     // A cheap byte scan first: which files may define which wanted names.
-    let scanned: Vec<(&Path, usize, Vec<String>)> = jobs
+    let scanned: Vec<(&Path, usize, bool, Vec<String>)> = jobs
         .par_iter()
         .filter_map(|&(root, k)| {
             let text = std::fs::read(&crate_files[root][k]).ok()?;
             let found = wanted[root].defined_in(&text);
-            (!found.is_empty()).then(|| (root, k, found.into_iter().map(str::to_string).collect()))
+            let fields = wanted[root].may_remove_field_in(&text);
+            (fields || !found.is_empty()).then(|| {
+                (
+                    root,
+                    k,
+                    fields,
+                    found.into_iter().map(str::to_string).collect(),
+                )
+            })
         })
         .collect();
     // A function wanted only for its end of stream and defined in several files is ambiguous
     // (as within a file): those files are not parsed for it.
     let mut definitions: HashMap<(&Path, &str), usize> = HashMap::new();
-    for (root, _, found) in &scanned {
+    for (root, _, _, found) in &scanned {
         for name in found {
             *definitions.entry((root, name.as_str())).or_default() += 1;
         }
@@ -114,11 +122,17 @@ pub(crate) fn second_pass(targets: &[Target], units: &mut [Unit], configs: &Conf
     };
     let summarised: Vec<(&Path, usize, FileFacts)> = scanned
         .par_iter()
-        .filter(|(root, _, found)| found.iter().any(|n| worth_parsing(root, n)))
-        .filter_map(|&(root, k, _)| {
+        .filter(|(root, _, fields, found)| *fields || found.iter().any(|n| worth_parsing(root, n)))
+        .filter_map(|&(root, k, fields, _)| {
             let text = std::fs::read_to_string(&crate_files[root][k]).ok()?;
-            let facts = crate_facts::facts_of(&text, &names[root]);
-            (!facts.defines.is_empty()).then_some((root, k, facts))
+            let no_fields = HashSet::new();
+            let fields = if fields {
+                wanted[root].fields()
+            } else {
+                &no_fields
+            };
+            let facts = crate_facts::facts_of(&text, &names[root], fields);
+            (!facts.is_empty()).then_some((root, k, facts))
         })
         .collect();
     let mut per_crate: HashMap<&Path, CrateFacts> = HashMap::new();

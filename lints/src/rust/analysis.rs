@@ -21,6 +21,9 @@ pub struct FileAnalysis<'a> {
     stream_fields: OnceCell<HashSet<String>>,
     eof_helpers: OnceCell<EofHelpers<'a>>,
     test_bodies: OnceCell<Vec<nginx_parser::Span>>,
+    /// Fields asked about with [`FileAnalysis::field_removed_in_crate`] that the crate's
+    /// facts did not answer.
+    field_misses: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl<'a> FileAnalysis<'a> {
@@ -37,6 +40,7 @@ impl<'a> FileAnalysis<'a> {
             stream_fields: OnceCell::new(),
             eof_helpers: OnceCell::new(),
             test_bodies: OnceCell::new(),
+            field_misses: Default::default(),
         }
     }
 
@@ -111,6 +115,7 @@ impl<'a> FileAnalysis<'a> {
                     .collect();
             }
         }
+        out.fields = self.field_misses.borrow().clone();
         if !out.is_empty() {
             out.self_types = self
                 .functions()
@@ -119,6 +124,17 @@ impl<'a> FileAnalysis<'a> {
                 .collect();
         }
         out
+    }
+
+    /// Whether a function in another file of the crate removes from a field of this name (a
+    /// method in a child module's file sees the parent's private fields). Unknown until the
+    /// crate's facts are in: the question is then recorded for the second pass.
+    pub fn field_removed_in_crate(&self, name: &str) -> bool {
+        let removed = self.crate_facts.removes_field(name);
+        if !removed {
+            self.field_misses.borrow_mut().insert(name.to_string());
+        }
+        removed
     }
 
     /// Whether `span` lies in test code: the body of a `#[test]` (`#[tokio::test]`...)

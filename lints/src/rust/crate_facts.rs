@@ -28,7 +28,7 @@ use super::analysis::FileAnalysis;
 use super::calls::path_segments;
 use super::eof::EofSummary;
 use super::sockets::Imports;
-use super::summary::Summary;
+use super::summary::{Container, Summary};
 use crate::diagnostic::{FileIndex, Location};
 
 /// A call that may run a function of another file of the crate.
@@ -96,11 +96,14 @@ pub struct Misses {
     pub reads: BTreeSet<CrateCallee>,
     /// The types the file's `impl` blocks are for: what `self` may be.
     pub self_types: HashSet<String>,
+    /// Private fields holding stored connections that nothing in the file removes from: a
+    /// method in a child module's file may (it sees the parent's private fields).
+    pub fields: BTreeSet<String>,
 }
 
 impl Misses {
     pub fn is_empty(&self) -> bool {
-        self.calls.is_empty() && self.reads.is_empty()
+        self.calls.is_empty() && self.reads.is_empty() && self.fields.is_empty()
     }
 
     /// The function names wanted.
@@ -113,7 +116,10 @@ impl Misses {
 /// (`None`: a free function, in any file), and whether a call's effects are wanted or only
 /// its end of stream.
 #[derive(Debug, Default)]
-pub struct Wanted(HashMap<String, WantedFn>);
+pub struct Wanted {
+    fns: HashMap<String, WantedFn>,
+    fields: HashSet<String>,
+}
 
 #[derive(Debug)]
 struct WantedFn {
@@ -133,7 +139,7 @@ impl Wanted {
                 }
             };
             let entry = self
-                .0
+                .fns
                 .entry(c.name().to_string())
                 .or_insert_with(|| WantedFn {
                     types: Some(HashSet::new()),
@@ -146,21 +152,39 @@ impl Wanted {
                 (None, Some(_)) => {}
             }
         }
+        self.fields.extend(misses.fields.iter().cloned());
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.fns.is_empty() && self.fields.is_empty()
     }
 
     /// The function names wanted.
     pub fn names(&self) -> HashSet<String> {
-        self.0.keys().cloned().collect()
+        self.fns.keys().cloned().collect()
+    }
+
+    /// The fields whose removals are wanted.
+    pub fn fields(&self) -> &HashSet<String> {
+        &self.fields
+    }
+
+    /// Whether the source mentions a wanted field (`.conns`): it may remove from it.
+    pub fn may_remove_field_in(&self, source: &[u8]) -> bool {
+        self.fields.iter().any(|f| {
+            let needle = format!(".{f}");
+            memchr::memmem::find_iter(source, needle.as_bytes()).any(|at| {
+                source
+                    .get(at + needle.len())
+                    .is_none_or(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+            })
+        })
     }
 
     /// Whether only the end of stream of this function is wanted: then a name the crate
     /// defines twice tells nothing (see [`CrateFacts::eof`]), and its files need no parse.
     pub fn only_end_of_stream(&self, name: &str) -> bool {
-        self.0.get(name).is_some_and(|w| !w.for_effects)
+        self.fns.get(name).is_some_and(|w| !w.for_effects)
     }
 
     /// The wanted functions the source may define: a byte scan for `fn name`, and for a
@@ -181,7 +205,7 @@ impl Wanted {
             let Ok(name) = std::str::from_utf8(&rest[start..start + len]) else {
                 continue;
             };
-            let Some((name, wanted)) = self.0.get_key_value(name) else {
+            let Some((name, wanted)) = self.fns.get_key_value(name) else {
                 continue;
             };
             if !checked.insert(name.as_str()) {
@@ -225,11 +249,20 @@ pub struct FileFacts {
     pub summaries: Vec<Summary>,
     /// End-of-stream summaries, with locations in this file (file index 0).
     pub eof: HashMap<String, EofSummary>,
+    /// The wanted fields that a function of the file removes from.
+    pub removed_fields: HashSet<String>,
 }
 
-/// Summarises the functions of `source` named in `wanted`. A file that does not parse tells
-/// nothing (its own lint reports the parse error).
-pub fn facts_of(source: &str, wanted: &HashSet<String>) -> FileFacts {
+impl FileFacts {
+    pub fn is_empty(&self) -> bool {
+        self.defines.is_empty() && self.removed_fields.is_empty()
+    }
+}
+
+/// Summarises the functions of `source` named in `wanted`, and says which of `fields` its
+/// functions remove from. A file that does not parse tells nothing (its own lint reports the
+/// parse error).
+pub fn facts_of(source: &str, wanted: &HashSet<String>, fields: &HashSet<String>) -> FileFacts {
     let mut out = FileFacts::default();
     if let Ok(file) = syn::parse_file(source) {
         let none = CrateFacts::default();
@@ -238,6 +271,17 @@ pub fn facts_of(source: &str, wanted: &HashSet<String>) -> FileFacts {
             if wanted.contains(&f.name) {
                 *out.defines.entry(f.name.clone()).or_default() += 1;
             }
+        }
+        if !fields.is_empty() {
+            out.removed_fields = analysis
+                .summaries()
+                .all()
+                .flat_map(|s| &s.removes)
+                .filter_map(|c| match c {
+                    Container::Field(n) if fields.contains(n) => Some(n.clone()),
+                    _ => None,
+                })
+                .collect();
         }
         if !out.defines.is_empty() {
             out.summaries = analysis
@@ -265,12 +309,14 @@ pub struct CrateFacts {
     summaries: HashMap<String, Vec<Summary>>,
     eof: HashMap<String, EofSummary>,
     defined: HashMap<String, usize>,
+    removed_fields: HashSet<String>,
 }
 
 impl CrateFacts {
     /// Adds one file's facts; locations in it become file index `file` (the caller's index of
     /// that file in the diagnostics of the file linted with these facts).
     pub fn add(&mut self, file: FileIndex, facts: FileFacts) {
+        self.removed_fields.extend(facts.removed_fields);
         for (name, n) in facts.defines {
             *self.defined.entry(name).or_default() += n;
         }
@@ -326,6 +372,13 @@ impl CrateFacts {
             .iter()
             .any(|c| !self.callees(c, Some(&misses.self_types)).is_empty())
             || misses.reads.iter().any(|c| self.eof(c.name()).is_some())
+            || misses.fields.iter().any(|f| self.removes_field(f))
+    }
+
+    /// Whether a function of the crate removes from a field of this name (`self.conns.remove(..)`
+    /// in a method of a child module's file).
+    pub fn removes_field(&self, name: &str) -> bool {
+        self.removed_fields.contains(name)
     }
 
     /// The end-of-stream summary of a function the crate defines exactly once (two of one name
@@ -408,7 +461,10 @@ mod tests {
             .into(),
             reads: BTreeSet::new(),
             self_types: ["Server".to_string()].into(),
+            fields: ["conns".to_string()].into(),
         });
+        assert!(wanted.may_remove_field_in(b"self.conns.remove(&t);"));
+        assert!(!wanted.may_remove_field_in(b"self.conns_count += 1;"));
         let yes: [&[u8]; 4] = [
             b"impl Server { pub fn close(&mut self) {} }",
             b"impl<T> Drop for Server { fn close(&mut self) {} }",
@@ -456,7 +512,7 @@ pub fn read_frame(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
         let wanted: HashSet<String> = ["close_connection", "read_frame", "absent"]
             .map(String::from)
             .into();
-        let facts = facts_of(src, &wanted);
+        let facts = facts_of(src, &wanted, &HashSet::new());
         assert_eq!(facts.defines.len(), 2);
         let mut crate_facts = CrateFacts::default();
         crate_facts.add(3, facts);
@@ -481,8 +537,14 @@ pub fn read_frame(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
             other => panic!("read_frame returns end of stream as a value, got {other:?}"),
         }
         assert!(!crate_facts.defines("unrelated"), "not wanted, not kept");
+        let fields: HashSet<String> = ["conns", "peers"].map(String::from).into();
+        assert_eq!(
+            facts_of(src, &HashSet::new(), &fields).removed_fields,
+            ["conns".to_string()].into(),
+            "`close_connection` removes from `self.conns`"
+        );
         // A second definition of the name elsewhere in the crate makes it ambiguous.
-        crate_facts.add(4, facts_of(src, &wanted));
+        crate_facts.add(4, facts_of(src, &wanted, &HashSet::new()));
         assert!(crate_facts.eof("read_frame").is_none());
     }
 }

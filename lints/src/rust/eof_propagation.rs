@@ -636,7 +636,10 @@ mod tests {
         let helper = HELPER.replace("fn handle", "pub fn handle");
         let wanted: HashSet<String> = ["handle".to_string()].into();
         let mut facts = CrateFacts::default();
-        facts.add(1, crate::rust::crate_facts::facts_of(&helper, &wanted));
+        facts.add(
+            1,
+            crate::rust::crate_facts::facts_of(&helper, &wanted, &Default::default()),
+        );
         let lint = |src: &str| -> Vec<Location> {
             crate::rust::lint_in_crate(src, &crate::Settings::default(), &facts)
                 .diagnostics

@@ -141,7 +141,11 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             Container::Local(_) => local_fate(),
             c => removed.contains(c) || handed.contains(c),
         };
-        if judged && !kept && reported.insert(store.container.clone()) {
+        let removed_elsewhere = || match &store.container {
+            Container::Field(n) => ctx.analysis.field_removed_in_crate(n),
+            _ => false,
+        };
+        if judged && !kept && !removed_elsewhere() && reported.insert(store.container.clone()) {
             let what = store.container.describe();
             out.push(
                 Diagnostic::new(
