@@ -1,8 +1,10 @@
 //! Output in the shape of crossplane's JSON (`crossplane parse`), and waitlint's own AST as JSON.
 //!
 //! crossplane is the reference nginx parser most tools compare against; this output lets
-//! `../shared/bin/nginx-conformance` diff the two on real configs. Values are nginx's (see
-//! docs/nginx-grammar.md for where that differs from crossplane's), as lossy UTF-8.
+//! `../shared/bin/nginx-conformance` diff the two on real configs. Words are printed as
+//! crossplane's lexer reads them ([`crossplane_word`]), which is what crossplane's consumers and
+//! its `build` expect; nginx's own values are in [`ast_json`]. The tree is waitlint's (see
+//! docs/nginx-grammar.md for where its parse differs from crossplane's), as lossy UTF-8.
 
 use serde_json::{json, Map, Value};
 
@@ -57,6 +59,7 @@ pub fn document(files: &[FilePayload<'_>], options: &CrossplaneOptions<'_>) -> V
         }
         let mut cursor = 0;
         let renderer = Renderer {
+            source: f.source,
             lines: &lines,
             comments: &f.parse.config.comments,
             options,
@@ -78,6 +81,7 @@ pub fn document(files: &[FilePayload<'_>], options: &CrossplaneOptions<'_>) -> V
 }
 
 struct Renderer<'a> {
+    source: &'a [u8],
     lines: &'a LineIndex,
     comments: &'a [Comment],
     options: &'a CrossplaneOptions<'a>,
@@ -86,7 +90,7 @@ struct Renderer<'a> {
 
 impl Renderer<'_> {
     fn comment(&self, c: &Comment, line: usize) -> Value {
-        json!({ "directive": "#", "line": line, "args": [], "comment": text(&c.text) })
+        json!({ "directive": "#", "line": line, "args": [], "comment": text(crossplane_comment(&c.text)) })
     }
 
     /// The directives of a block that ends at byte `end`, with the comments that fall among
@@ -116,9 +120,12 @@ impl Renderer<'_> {
                 *cursor += 1;
             }
             let mut stmt = Map::new();
-            stmt.insert("directive".into(), text(&d.name.value));
+            stmt.insert(
+                "directive".into(),
+                Value::String(crossplane_word(&d.name, self.source)),
+            );
             stmt.insert("line".into(), line.into());
-            stmt.insert("args".into(), Value::Array(crossplane_args(d)));
+            stmt.insert("args".into(), Value::Array(crossplane_args(d, self.source)));
             if let Some(includes) = self.options.includes {
                 if d.is("include") {
                     stmt.insert("includes".into(), json!(includes(self.file_index, d)));
@@ -145,9 +152,58 @@ impl Renderer<'_> {
     }
 }
 
+/// A word as crossplane's lexer reads it: as written, quotes removed, and in a quoted word only
+/// its own escaped quote unescaped (`\"` inside `"..."`); every other escape stays as written
+/// (`\n` is two characters, `\"` in a bare word too). nginx unescapes more (`\t`, `\r`, `\n`,
+/// `\\` and both quotes, in every word): that value is `Word::value`, printed by
+/// [`ast_json`]. A Lua block's body is its value.
+fn crossplane_word(w: &Word, source: &[u8]) -> String {
+    let raw = w.raw(source);
+    let quote = match w.quote {
+        Quote::Double => b'"',
+        Quote::Single => b'\'',
+        Quote::None => return String::from_utf8_lossy(raw).into_owned(),
+        Quote::LuaBlock => return String::from_utf8_lossy(&w.value).into_owned(),
+    };
+    let inner = raw
+        .strip_prefix(&[quote])
+        .and_then(|r| r.strip_suffix(&[quote]))
+        .unwrap_or(raw);
+    let mut out = Vec::with_capacity(inner.len());
+    let mut rest = inner;
+    while let Some((&b, tail)) = rest.split_first() {
+        match (b, tail.first()) {
+            (b'\\', Some(&next)) => {
+                if next != quote {
+                    out.push(b'\\');
+                }
+                out.push(next);
+                rest = &tail[1..];
+            }
+            _ => {
+                out.push(b);
+                rest = tail;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A comment as crossplane's lexer reads it: its escape iterator glues a backslash to the next
+/// character, so a comment ending in an unpaired `\` ends at that `\`+LF pair, without the
+/// backslash (nginx keeps it: a comment runs to the end of the line).
+fn crossplane_comment(text: &[u8]) -> &[u8] {
+    let backslashes = text.iter().rev().take_while(|&&b| b == b'\\').count();
+    if backslashes % 2 == 1 {
+        &text[..text.len() - 1]
+    } else {
+        text
+    }
+}
+
 /// Arguments as crossplane prints them: `if` loses the parentheses around its condition.
-fn crossplane_args(d: &Directive) -> Vec<Value> {
-    let mut args: Vec<String> = d.args.iter().map(|a| a.text().into_owned()).collect();
+fn crossplane_args(d: &Directive, source: &[u8]) -> Vec<Value> {
+    let mut args: Vec<String> = d.args.iter().map(|a| crossplane_word(a, source)).collect();
     if d.is("if")
         && args.first().is_some_and(|a| a.starts_with('('))
         && args.last().is_some_and(|a| a.ends_with(')'))
@@ -278,4 +334,53 @@ pub fn ast_json(file: &str, source: &[u8], parse: &Parse) -> Value {
         })
         .collect();
     json!({ "file": file, "directives": directives, "comments": comments, "errors": errors })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The crossplane document of one file: its statements' directive and args, and comments.
+    fn parsed(source: &str) -> Value {
+        let parse = crate::parse(source.as_bytes());
+        let doc = document(
+            &[FilePayload {
+                file: "t.conf",
+                source: source.as_bytes(),
+                parse: &parse,
+                extra_errors: Vec::new(),
+            }],
+            &CrossplaneOptions {
+                include_comments: true,
+                includes: None,
+            },
+        );
+        doc["config"][0]["parsed"].clone()
+    }
+
+    #[test]
+    fn words_keep_their_escapes_as_crossplane_reads_them() {
+        let p = parsed(r#"return 200 "ok\n\t\\ \"q\" \'s\'" 'a\'b\"c' ^[a-z\"]+ "";"#);
+        assert_eq!(p[0]["directive"], "return");
+        assert_eq!(
+            p[0]["args"],
+            json!([
+                "200",
+                r#"ok\n\t\\ "q" \'s\'"#,
+                r#"a'b\"c"#,
+                r#"^[a-z\"]+"#,
+                ""
+            ])
+        );
+        // nginx's values are unescaped: the rules see those (Word::value).
+        let parse = crate::parse(br#"return 200 "ok\n";"#);
+        assert_eq!(&*parse.config.directives[0].args[1].value, b"ok\n");
+    }
+
+    #[test]
+    fn a_comment_ending_in_an_unpaired_backslash_loses_it() {
+        let p = parsed("# one \\\n# two \\\\\n# three\n");
+        let comments: Vec<&Value> = (0..3).map(|i| &p[i]["comment"]).collect();
+        assert_eq!(comments, [" one ", " two \\\\", " three"]);
+    }
 }
