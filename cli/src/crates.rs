@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use crate::args::Kind;
 use crate::config::ConfigStore;
-use crate::discover::Target;
+use crate::discover::{self, Target};
 use crate::run::Unit;
 
 /// The nearest ancestor directory of each path that holds a `Cargo.toml`, looked up once per
@@ -81,10 +81,9 @@ pub(crate) fn second_pass(targets: &[Target], units: &mut [Unit], configs: &Conf
     }
     // Every Rust file of those crates, checked or not: a pre-commit run names only the
     // changed files, and the helper that closes the connection may be in an unchanged one.
-    let roots: Vec<&Path> = wanted.keys().copied().collect();
-    let crate_files: HashMap<&Path, Vec<PathBuf>> = roots
-        .par_iter()
-        .map(|root| (*root, rust_files(root)))
+    let crate_files: HashMap<&Path, Vec<PathBuf>> = wanted
+        .keys()
+        .map(|root| (*root, rust_files(root, &mut roots)))
         .collect();
     let jobs: Vec<(&Path, usize)> = crate_files
         .iter()
@@ -92,47 +91,55 @@ pub(crate) fn second_pass(targets: &[Target], units: &mut [Unit], configs: &Conf
         .collect();
     let names: HashMap<&Path, HashSet<String>> =
         wanted.iter().map(|(root, w)| (*root, w.names())).collect();
-    // A cheap byte scan first: which files may define which wanted names.
-    let scanned: Vec<(&Path, usize, bool, Vec<String>)> = jobs
+    // A cheap byte scan first: which files may define which wanted names (their text kept for
+    // the parse that follows).
+    let scanned: Vec<Scanned> = jobs
         .par_iter()
         .filter_map(|&(root, k)| {
             let text = std::fs::read(&crate_files[root][k]).ok()?;
-            let found = wanted[root].defined_in(&text);
+            let names: Vec<String> = wanted[root]
+                .defined_in(&text)
+                .into_iter()
+                .map(str::to_string)
+                .collect();
             let fields = wanted[root].may_remove_field_in(&text);
-            (fields || !found.is_empty()).then(|| {
-                (
-                    root,
-                    k,
-                    fields,
-                    found.into_iter().map(str::to_string).collect(),
-                )
+            (fields || !names.is_empty()).then_some(Scanned {
+                root,
+                file: k,
+                text,
+                fields,
+                names,
             })
         })
         .collect();
     // A function wanted only for its end of stream and defined in several files is ambiguous
     // (as within a file): those files are not parsed for it.
     let mut definitions: HashMap<(&Path, &str), usize> = HashMap::new();
-    for (root, _, _, found) in &scanned {
-        for name in found {
-            *definitions.entry((root, name.as_str())).or_default() += 1;
+    for s in &scanned {
+        for name in &s.names {
+            *definitions.entry((s.root, name.as_str())).or_default() += 1;
         }
     }
-    let worth_parsing = |root: &Path, name: &str| {
-        !wanted[root].only_end_of_stream(name) || definitions[&(root, name)] == 1
+    let worth_parsing = |s: &Scanned| {
+        s.fields
+            || s.names.iter().any(|name| {
+                !wanted[s.root].only_end_of_stream(name)
+                    || definitions[&(s.root, name.as_str())] == 1
+            })
     };
+    let no_fields = HashSet::new();
     let summarised: Vec<(&Path, usize, FileFacts)> = scanned
         .par_iter()
-        .filter(|(root, _, fields, found)| *fields || found.iter().any(|n| worth_parsing(root, n)))
-        .filter_map(|&(root, k, fields, _)| {
-            let text = std::fs::read_to_string(&crate_files[root][k]).ok()?;
-            let no_fields = HashSet::new();
-            let fields = if fields {
-                wanted[root].fields()
+        .filter(|s| worth_parsing(s))
+        .filter_map(|s| {
+            let fields = if s.fields {
+                wanted[s.root].fields()
             } else {
                 &no_fields
             };
-            let facts = crate_facts::facts_of(&text, &names[root], fields);
-            (!facts.is_empty()).then_some((root, k, facts))
+            let text = std::str::from_utf8(&s.text).ok()?;
+            let facts = crate_facts::facts_of(text, &names[s.root], fields);
+            (!facts.is_empty()).then_some((s.root, s.file, facts))
         })
         .collect();
     let mut per_crate: HashMap<&Path, CrateFacts> = HashMap::new();
@@ -178,21 +185,38 @@ pub(crate) fn second_pass(targets: &[Target], units: &mut [Unit], configs: &Conf
     }
 }
 
-/// The Rust files of a crate: under its root, outside `target/`, hidden and ignored files and
-/// the directories of nested crates (their own `Cargo.toml`).
-fn rust_files(root: &Path) -> Vec<PathBuf> {
-    let top = root.to_path_buf();
-    ignore::WalkBuilder::new(root)
-        .filter_entry(move |e| {
-            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
-            let nested = e.path() != top && e.path().join("Cargo.toml").is_file();
-            !(is_dir && (e.file_name() == "target" || nested))
-        })
-        .build()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
-        .map(ignore::DirEntry::into_path)
-        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+/// A file of a crate the byte scan found worth a look.
+struct Scanned<'r> {
+    root: &'r Path,
+    /// Its index among the crate's files.
+    file: usize,
+    text: Vec<u8>,
+    /// It mentions a wanted field.
+    fields: bool,
+    /// The wanted functions it may define.
+    names: Vec<String>,
+}
+
+/// The Rust files of a crate: what discovery finds under its root (the same rules as the
+/// run's walk: hidden, `target/` and git-ignored paths left out), less the files of nested
+/// crates (their own nearest `Cargo.toml`).
+fn rust_files(root: &Path, roots: &mut Roots) -> Vec<PathBuf> {
+    let no_exclude = globset::GlobSet::empty();
+    let found = discover::discover(
+        &[root.to_path_buf()],
+        &discover::Options {
+            respect_ignore_files: true,
+            exclude: &no_exclude,
+            force_exclude: false,
+            kind: None,
+        },
+    );
+    found
+        .targets
+        .into_iter()
+        .filter(|t| t.kind == Kind::Rust)
+        .map(|t| t.path)
+        .filter(|p| roots.of(p).as_deref() == Some(root))
         .collect()
 }
 

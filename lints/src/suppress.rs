@@ -479,7 +479,7 @@ fn scan_rust(text: &str, lines: &LineIndex) -> RustScan {
 
 /// The extents of a Rust file's items and statements, from its syntax tree: what a suppression
 /// alone on the line before one of them covers. The Rust analyzer builds it from the parse it
-/// lints ([`crate::rust::lint_with_items`]), so a file is parsed once.
+/// lints ([`crate::rust::lint_in_crate`]), so a file is parsed once.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RustItems {
     /// (start, end) byte offsets, outer attributes and doc comments included, sorted by start

@@ -173,11 +173,8 @@ impl Wanted {
     pub fn may_remove_field_in(&self, source: &[u8]) -> bool {
         self.fields.iter().any(|f| {
             let needle = format!(".{f}");
-            memchr::memmem::find_iter(source, needle.as_bytes()).any(|at| {
-                source
-                    .get(at + needle.len())
-                    .is_none_or(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
-            })
+            memchr::memmem::find_iter(source, needle.as_bytes())
+                .any(|at| source.get(at + needle.len()).is_none_or(|b| !is_ident(*b)))
         })
     }
 
@@ -192,7 +189,6 @@ impl Wanted {
     /// [`facts_of`] then finds nothing). Only the files of a crate that can answer are parsed:
     /// every file defines some `fn new`, few an `impl Server`.
     pub fn defined_in<'w>(&'w self, source: &[u8]) -> BTreeSet<&'w str> {
-        let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
         let mut out = BTreeSet::new();
         let mut checked: HashSet<&str> = HashSet::new();
         for at in memchr::memmem::find_iter(source, b"fn ") {
@@ -223,10 +219,13 @@ impl Wanted {
     }
 }
 
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
 /// Whether `ty` appears where an `impl` names its type: after `impl`, `for`, or the `>` of
 /// `impl<T>`.
 fn implements(source: &[u8], ty: &[u8]) -> bool {
-    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     memchr::memmem::find_iter(source, ty).any(|at| {
         let end = at + ty.len();
         if end < source.len() && is_ident(source[end]) {

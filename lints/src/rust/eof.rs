@@ -305,12 +305,8 @@ pub fn read_site(streams: &Streams<'_>, helpers: &EofHelpers<'_>, expr: &Expr) -
             }
             let on_self =
                 matches!(through_access(&m.receiver), Expr::Path(p) if p.path.is_ident("self"));
-            // Cheap name lookups first: most method calls are not helpers.
-            let helper = match helpers.local.get(&name) {
-                Some(s) => *s,
-                None if on_self => helpers.of_call(call, &name)?,
-                None => return None,
-            };
+            // A cheap lookup first: most method calls are not helpers.
+            let helper = helpers.of_call(call)?;
             (on_self || streams.holds(&m.receiver) || m.args.iter().any(|a| streams.holds(a))).then(
                 || ReadSite {
                     span: method_span(m),
@@ -326,12 +322,7 @@ pub fn read_site(streams: &Streams<'_>, helpers: &EofHelpers<'_>, expr: &Expr) -
             let Expr::Path(p) = &*c.func else { return None };
             let name = p.path.segments.last()?.ident.to_string();
             let arg = c.args.iter().find(|a| streams.holds(a))?;
-            let helper = if p.path.segments.len() == 1 {
-                helpers.of_call(call, &name)?
-            } else {
-                // A path call is a crate-local helper only when it is rooted in the crate.
-                helpers.of_call(call, "")?
-            };
+            let helper = helpers.of_call(call)?;
             Some(ReadSite {
                 span: node_span(c),
                 name,
@@ -437,9 +428,19 @@ impl<'a> EofHelpers<'a> {
         &self.local
     }
 
-    /// The summary of the function `call` (named `name`) runs, if it hands end of stream back.
-    pub fn of_call(&self, call: &Expr, name: &str) -> Option<EofSummary> {
-        if let Some(s) = self.local.get(name) {
+    /// The summary of the function `call` runs, if it hands end of stream back: a function of
+    /// the file called by name (`helper(..)`, `x.helper(..)`), else one of the crate that the
+    /// call may reach ([`crate_callee`]).
+    pub fn of_call(&self, call: &Expr) -> Option<EofSummary> {
+        let local_name = match call {
+            Expr::MethodCall(m) => Some(m.method.to_string()),
+            Expr::Call(c) => match &*c.func {
+                Expr::Path(p) => p.path.get_ident().map(ToString::to_string),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(s) = local_name.and_then(|n| self.local.get(&n)) {
             return Some(*s);
         }
         let (imports, facts) = self.crate_wide?;

@@ -238,7 +238,7 @@ impl<'a> Checks<'_, '_, 'a> {
             }
             _ => return None,
         };
-        match self.helpers.of_call(e, &name) {
+        match self.helpers.of_call(e) {
             Some(EofSummary::Value(at)) => Some((name, at, span, container)),
             _ => None,
         }

@@ -58,24 +58,19 @@ pub fn node_span<T: syn::spanned::Spanned>(node: &T) -> Span {
     span_of(node.span())
 }
 
-/// Lints one Rust source file (file index 0 in the returned diagnostics).
+/// Lints one Rust source file alone (file index 0 in the returned diagnostics); the CLI uses
+/// [`lint_in_crate`], which also gives the suppression extents and the crate-wide questions.
 pub fn lint(source: &str, settings: &Settings) -> Vec<Diagnostic> {
-    lint_with_items(source, settings).0
-}
-
-/// [`lint`], plus the extents of the file's items and statements for its suppression comments
-/// (`suppress::rust`), from the same parse; empty when the file has no `waitlint:` comment or
-/// does not parse.
-pub fn lint_with_items(source: &str, settings: &Settings) -> (Vec<Diagnostic>, RustItems) {
-    let out = lint_in_crate(source, settings, &crate_facts::CrateFacts::default());
-    (out.diagnostics, out.items)
+    lint_in_crate(source, settings, &crate_facts::CrateFacts::default()).diagnostics
 }
 
 /// What linting one file within its crate gives.
 #[derive(Default)]
 pub struct FileLint {
     pub diagnostics: Vec<Diagnostic>,
-    /// See [`lint_with_items`].
+    /// The extents of the file's items and statements for its suppression comments
+    /// (`suppress::rust`), from the same parse; empty when the file has no `waitlint:` comment
+    /// or does not parse.
     pub items: RustItems,
     /// Calls the rules could not judge that a function of another file of the crate may
     /// answer: linting again with [`crate_facts::CrateFacts`] for them may find more.
