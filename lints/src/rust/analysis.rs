@@ -8,6 +8,7 @@ use std::collections::HashSet;
 
 use super::crate_facts::{CrateFacts, Misses};
 use super::eof::EofHelpers;
+use super::model::types::TypeModel;
 use super::sockets::{functions, Function, Imports};
 use super::summary::Summaries;
 
@@ -18,7 +19,7 @@ pub struct FileAnalysis<'a> {
     functions: OnceCell<Vec<Function<'a>>>,
     non_test_functions: OnceCell<Vec<Function<'a>>>,
     summaries: OnceCell<Summaries<'a>>,
-    stream_fields: OnceCell<HashSet<String>>,
+    types: OnceCell<TypeModel<'a>>,
     eof_helpers: OnceCell<EofHelpers<'a>>,
     test_bodies: OnceCell<Vec<nginx_parser::Span>>,
     /// Fields asked about with [`FileAnalysis::field_removed_in_crate`] that the crate's
@@ -37,7 +38,7 @@ impl<'a> FileAnalysis<'a> {
             functions: OnceCell::new(),
             non_test_functions: OnceCell::new(),
             summaries: OnceCell::new(),
-            stream_fields: OnceCell::new(),
+            types: OnceCell::new(),
             eof_helpers: OnceCell::new(),
             test_bodies: OnceCell::new(),
             field_misses: Default::default(),
@@ -77,19 +78,21 @@ impl<'a> FileAnalysis<'a> {
         })
     }
 
-    /// The fields of the file's structs whose type mentions a stream type
-    /// ([`super::eof::stream_fields`]).
+    /// What the file's declarations say about types: which hold a connection that can be read.
+    pub fn types(&'a self) -> &'a TypeModel<'a> {
+        self.types.get_or_init(|| TypeModel::of(self.file))
+    }
+
+    /// The fields of the file's structs whose declared type is a reader of a connection.
     pub fn stream_fields(&'a self) -> &'a HashSet<String> {
-        self.stream_fields
-            .get_or_init(|| super::eof::stream_fields(self.file))
+        self.types().reader_fields()
     }
 
     /// The functions that hand end of stream back to their caller as success, by name
     /// ([`super::eof::summaries`]).
     pub fn eof_helpers(&'a self) -> &'a EofHelpers<'a> {
         self.eof_helpers.get_or_init(|| {
-            let local =
-                super::eof::summaries(self.imports(), self.functions(), self.stream_fields());
+            let local = super::eof::summaries(self.imports(), self.functions(), self.types());
             EofHelpers::with_crate(local, self.imports(), self.crate_facts)
         })
     }

@@ -3,8 +3,10 @@
 //! functions of the file hand the end of stream back to their caller (one level of calls).
 //!
 //! - [`Streams`]: the names of one function that hold a connection or a container of
-//!   connections: accepted sockets ([`accepted_names`]), parameters and `let`s whose type
-//!   mentions `TcpStream` / `UnixStream`, `TcpStream::connect(..)`, aliases (`let s = &mut
+//!   connections: accepted sockets ([`accepted_names`]), parameters and `let`s whose declared
+//!   type is a reader of a connection ([`TypeModel::is_reader`]: socket types, generics and
+//!   trait objects bounded by `Read`/`AsyncRead`..., wrappers and containers of them),
+//!   `TcpStream::connect(..)`, aliases (`let s = &mut
 //!   stream`), `BufReader::new(s)`, `s.try_clone()`, `s.split()` / `into_split()` /
 //!   `io::split(s)` halves, containers a socket is `insert`ed or `push`ed into and what their
 //!   `get_mut` / `get` / index returns, and fields of the file's structs whose type mentions a
@@ -28,14 +30,12 @@ use syn::{Block, Expr, Member, Pat, Stmt};
 
 use super::crate_facts::{crate_callee, CrateCallee, CrateFacts};
 use super::flow::contains;
+use super::model::types::{Scope, TypeModel};
 use super::node_span;
 use super::sockets::{
     accepted_names, method_span, through_access, through_wrappers, Function, Imports, Shape,
 };
 use crate::diagnostic::Location;
-
-/// Type names that are connections.
-const STREAM_TYPES: &[&str] = &["TcpStream", "UnixStream"];
 
 /// Methods whose result counts bytes read and is 0 at end of stream.
 pub const READS: &[&str] = &[
@@ -62,41 +62,13 @@ const STREAM_METHODS: &[&str] = &[
     "lock",
 ];
 
-/// Whether a type mentions a stream type anywhere (`TcpStream`, `&mut TcpStream`,
-/// `BufReader<TcpStream>`, `HashMap<Token, TcpStream>`).
-pub fn mentions_stream(ty: &syn::Type) -> bool {
-    struct Idents(bool);
-    impl<'ast> Visit<'ast> for Idents {
-        fn visit_ident(&mut self, i: &'ast proc_macro2::Ident) {
-            self.0 |= STREAM_TYPES.iter().any(|t| i == t);
-        }
-    }
-    let mut v = Idents(false);
-    v.visit_type(ty);
-    v.0
-}
-
-/// The fields of the file's structs whose type mentions a stream type.
-pub fn stream_fields(file: &syn::File) -> HashSet<String> {
-    struct Finder(HashSet<String>);
-    impl<'ast> Visit<'ast> for Finder {
-        fn visit_field(&mut self, f: &'ast syn::Field) {
-            if let Some(name) = &f.ident {
-                if mentions_stream(&f.ty) {
-                    self.0.insert(name.to_string());
-                }
-            }
-        }
-    }
-    let mut f = Finder(HashSet::new());
-    f.visit_file(file);
-    f.0
-}
-
 /// The names of one function that hold a connection (or a container of connections).
 pub struct Streams<'f> {
     names: HashSet<String>,
     fields: &'f HashSet<String>,
+    types: &'f TypeModel<'f>,
+    /// The function's generic parameters that are readers.
+    scope: Scope,
     /// Accept sites of accepted sockets, by name.
     pub accepted: HashMap<String, Span>,
 }
@@ -107,12 +79,19 @@ impl<'f> Streams<'f> {
     pub fn of(
         imports: &Imports,
         f: &Function<'_>,
-        fields: &'f HashSet<String>,
+        types: &'f TypeModel<'f>,
         all_params: bool,
     ) -> Self {
+        let generics: Vec<&syn::Generics> = f
+            .impl_generics
+            .into_iter()
+            .chain([&f.sig.generics])
+            .collect();
         let mut streams = Streams {
             names: HashSet::new(),
-            fields,
+            fields: types.reader_fields(),
+            types,
+            scope: types.scope(&generics),
             accepted: HashMap::new(),
         };
         for (name, a) in accepted_names(imports, f.block) {
@@ -123,7 +102,7 @@ impl<'f> Streams<'f> {
         }
         for input in &f.sig.inputs {
             if let syn::FnArg::Typed(t) = input {
-                if all_params || mentions_stream(&t.ty) {
+                if all_params || types.is_reader(&t.ty, &streams.scope) {
                     streams.names.extend(pat_idents(&t.pat));
                 }
             }
@@ -147,9 +126,12 @@ impl<'f> Streams<'f> {
                 .path
                 .get_ident()
                 .is_some_and(|i| self.names.contains(&i.to_string())),
-            Expr::Field(f) => {
-                matches!(&f.member, Member::Named(i) if self.fields.contains(&i.to_string()))
-            }
+            Expr::Field(f) => match &f.member {
+                Member::Named(i) => self.fields.contains(&i.to_string()),
+                // An element of a tuple that holds one (`sender.body.0` of a
+                // `body: (Box<dyn Read + Send>, Option<u64>)`).
+                Member::Unnamed(_) => self.holds(&f.base),
+            },
             Expr::MethodCall(m) if STREAM_METHODS.contains(&m.method.to_string().as_str()) => {
                 self.holds(&m.receiver)
             }
@@ -197,8 +179,19 @@ struct Binder<'s, 'f, 'i> {
 
 impl<'ast> Visit<'ast> for Binder<'_, '_, '_> {
     fn visit_item(&mut self, _: &'ast syn::Item) {}
+    fn visit_expr_closure(&mut self, c: &'ast syn::ExprClosure) {
+        // `fn_service(move |mut stream: TcpStream| ..)`: a closure's declared parameters.
+        for input in &c.inputs {
+            if let Pat::Type(t) = input {
+                if self.streams.types.is_reader(&t.ty, &self.streams.scope) {
+                    self.streams.names.extend(pat_idents(&t.pat));
+                }
+            }
+        }
+        visit::visit_expr_closure(self, c);
+    }
     fn visit_local(&mut self, l: &'ast syn::Local) {
-        let typed = matches!(&l.pat, Pat::Type(t) if mentions_stream(&t.ty));
+        let typed = matches!(&l.pat, Pat::Type(t) if self.streams.types.is_reader(&t.ty, &self.streams.scope));
         if typed
             || l.init
                 .as_ref()
@@ -307,27 +300,40 @@ pub fn read_site(streams: &Streams<'_>, helpers: &EofHelpers<'_>, expr: &Expr) -
                 matches!(through_access(&m.receiver), Expr::Path(p) if p.path.is_ident("self"));
             // A cheap lookup first: most method calls are not helpers.
             let helper = helpers.of_call(call)?;
-            (on_self || streams.holds(&m.receiver) || m.args.iter().any(|a| streams.holds(a))).then(
-                || ReadSite {
-                    span: method_span(m),
-                    name,
-                    helper: Some(helper),
-                    root: Streams::root(&m.receiver),
-                    awaited,
-                    buffer: None,
-                },
-            )
+            let declared = helpers.reads_declared_reader(call);
+            let arg = m.args.iter().find(|a| streams.holds(a));
+            // The connection is the receiver, unless the helper reads a parameter declared as
+            // a reader (`self.read_frame(&mut reader)`): then it is that argument.
+            let root = if streams.holds(&m.receiver) || (on_self && !declared) {
+                Streams::root(&m.receiver)
+            } else {
+                arg.and_then(Streams::root)
+            };
+            (on_self || declared || streams.holds(&m.receiver) || arg.is_some()).then(|| ReadSite {
+                span: method_span(m),
+                name,
+                helper: Some(helper),
+                root,
+                awaited,
+                buffer: None,
+            })
         }
         Expr::Call(c) => {
             let Expr::Path(p) = &*c.func else { return None };
             let name = p.path.segments.last()?.ident.to_string();
-            let arg = c.args.iter().find(|a| streams.holds(a))?;
+            let arg = c.args.iter().find(|a| streams.holds(a));
+            // A helper that reads a parameter declared as a reader reads a connection whatever
+            // the caller passes; any other call needs an argument that holds one (checked
+            // before the lookup, which records crate-wide questions).
+            if arg.is_none() && !helpers.reads_declared_reader(call) {
+                return None;
+            }
             let helper = helpers.of_call(call)?;
             Some(ReadSite {
                 span: node_span(c),
                 name,
                 helper: Some(helper),
-                root: Streams::root(arg),
+                root: arg.and_then(Streams::root),
                 awaited,
                 buffer: None,
             })
@@ -389,11 +395,31 @@ pub fn is_zero_test(e: &Expr, name: &str) -> bool {
     }
 }
 
+/// Whether `e` tests that the count `name` is not zero (`n > 0`, `n != 0`, `0 < n`, `n >= 1`):
+/// its branch runs only on data, so at end of stream the code after it runs as if nothing
+/// happened.
+pub fn is_nonzero_test(e: &Expr, name: &str) -> bool {
+    let is_name = |e: &Expr| matches!(e, Expr::Path(p) if p.path.is_ident(name));
+    let lit = |e: &Expr, v: &str| matches!(e, Expr::Lit(l) if matches!(&l.lit, syn::Lit::Int(i) if i.base10_digits() == v));
+    match e {
+        Expr::Paren(p) => is_nonzero_test(&p.expr, name),
+        Expr::Binary(b) => match b.op {
+            syn::BinOp::Gt(_) | syn::BinOp::Ne(_) => {
+                (is_name(&b.left) && lit(&b.right, "0")) || (lit(&b.left, "0") && is_name(&b.right))
+            }
+            syn::BinOp::Lt(_) => lit(&b.left, "0") && is_name(&b.right),
+            syn::BinOp::Ge(_) => is_name(&b.left) && lit(&b.right, "1"),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// The functions whose calls [`read_site`] treats as reads: those of the file that hand end of
 /// stream back to their caller ([`summaries`]), and, for a call that may reach another file of
 /// the crate ([`crate_callee`]), the crate's.
 pub struct EofHelpers<'a> {
-    local: HashMap<String, EofSummary>,
+    local: EofSummaries,
     crate_wide: Option<(&'a Imports, &'a CrateFacts)>,
     /// Crate-local calls on a connection that the crate's summaries did not answer, with the
     /// call's span.
@@ -402,7 +428,7 @@ pub struct EofHelpers<'a> {
 
 impl<'a> EofHelpers<'a> {
     /// The file's helpers only.
-    pub fn file_only(local: HashMap<String, EofSummary>) -> EofHelpers<'a> {
+    pub fn file_only(local: EofSummaries) -> EofHelpers<'a> {
         EofHelpers {
             local,
             crate_wide: None,
@@ -412,7 +438,7 @@ impl<'a> EofHelpers<'a> {
 
     /// The file's helpers, then the crate's.
     pub fn with_crate(
-        local: HashMap<String, EofSummary>,
+        local: EofSummaries,
         imports: &'a Imports,
         crate_facts: &'a CrateFacts,
     ) -> EofHelpers<'a> {
@@ -425,22 +451,20 @@ impl<'a> EofHelpers<'a> {
 
     /// The file's own helpers, by name.
     pub fn local(&self) -> &HashMap<String, EofSummary> {
-        &self.local
+        &self.local.by_name
+    }
+
+    /// Whether `call` runs a function of the file whose read is on a parameter declared as a
+    /// reader ([`EofSummaries::on_declared_reader`]).
+    pub fn reads_declared_reader(&self, call: &Expr) -> bool {
+        local_name(call).is_some_and(|n| self.local.on_declared_reader.contains(&n))
     }
 
     /// The summary of the function `call` runs, if it hands end of stream back: a function of
     /// the file called by name (`helper(..)`, `x.helper(..)`), else one of the crate that the
     /// call may reach ([`crate_callee`]).
     pub fn of_call(&self, call: &Expr) -> Option<EofSummary> {
-        let local_name = match call {
-            Expr::MethodCall(m) => Some(m.method.to_string()),
-            Expr::Call(c) => match &*c.func {
-                Expr::Path(p) => p.path.get_ident().map(ToString::to_string),
-                _ => None,
-            },
-            _ => None,
-        };
-        if let Some(s) = local_name.and_then(|n| self.local.get(&n)) {
+        if let Some(s) = local_name(call).and_then(|n| self.local.by_name.get(&n)) {
             return Some(*s);
         }
         let (imports, facts) = self.crate_wide?;
@@ -458,26 +482,52 @@ impl<'a> EofHelpers<'a> {
     }
 }
 
+/// The name a call of a function of the file is made by (`helper(..)`, `x.helper(..)`).
+fn local_name(call: &Expr) -> Option<String> {
+    match call {
+        Expr::MethodCall(m) => Some(m.method.to_string()),
+        Expr::Call(c) => match &*c.func {
+            Expr::Path(p) => p.path.get_ident().map(ToString::to_string),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// What the file's functions do with end of stream ([`summaries`]).
+#[derive(Default)]
+pub struct EofSummaries {
+    /// The functions that hand end of stream back as success, by name.
+    pub by_name: HashMap<String, EofSummary>,
+    /// Those whose read is on a parameter declared as a reader (`reader: &mut R` with
+    /// `R: AsyncRead`, `&mut dyn Read`, `&mut TcpStream`): whatever a caller passes there is read
+    /// as a connection, so a call is judged even when the caller's argument cannot be traced
+    /// (`conn.reader.take().unwrap()` of a struct of another file).
+    pub on_declared_reader: HashSet<String>,
+}
+
 /// The summaries of the file's functions that hand end of stream back as success, by name.
-pub fn summaries(
-    imports: &Imports,
-    fns: &[Function<'_>],
-    fields: &HashSet<String>,
-) -> HashMap<String, EofSummary> {
+pub fn summaries(imports: &Imports, fns: &[Function<'_>], types: &TypeModel<'_>) -> EofSummaries {
     let mut defined: HashMap<&str, usize> = HashMap::new();
     for f in fns {
         *defined.entry(f.name.as_str()).or_default() += 1;
     }
-    let none = EofHelpers::file_only(HashMap::new());
-    let mut out = HashMap::new();
+    let none = EofHelpers::file_only(EofSummaries::default());
+    let mut out = EofSummaries::default();
     // A name defined twice in the file cannot be told apart at a call: neither is used.
     for f in fns
         .iter()
         .filter(|f| !f.is_test && defined.get(f.name.as_str()) == Some(&1))
     {
-        let streams = Streams::of(imports, f, fields, true);
+        let declared = Streams::of(imports, f, types, false);
+        if let Some(s) = summarise(&declared, &none, f.block) {
+            out.by_name.insert(f.name.clone(), s);
+            out.on_declared_reader.insert(f.name.clone());
+            continue;
+        }
+        let streams = Streams::of(imports, f, types, true);
         if let Some(s) = summarise(&streams, &none, f.block) {
-            out.insert(f.name.clone(), s);
+            out.by_name.insert(f.name.clone(), s);
         }
     }
     out
@@ -628,7 +678,8 @@ mod tests {
         let file = parse(src);
         let imports = Imports::of(&file);
         let fns = functions(&file);
-        summaries(&imports, &fns, &stream_fields(&file))
+        summaries(&imports, &fns, &TypeModel::of(&file))
+            .by_name
             .get(name)
             .copied()
     }
@@ -674,8 +725,8 @@ mod tests {
         let file = parse(src);
         let imports = Imports::of(&file);
         let fns = functions(&file);
-        let fields = stream_fields(&file);
-        let streams = Streams::of(&imports, &fns[0], &fields, false);
+        let types = TypeModel::of(&file);
+        let streams = Streams::of(&imports, &fns[0], &types, false);
         for name in ["p", "s", "r", "w", "conns", "c", "self.sock"] {
             let e: Expr = syn::parse_str(name).expect("name parses");
             assert!(streams.holds(&e), "{name} holds a connection");

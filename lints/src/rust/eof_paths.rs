@@ -11,7 +11,7 @@ use proc_macro2::TokenTree;
 use syn::visit::{self, Visit};
 use syn::{BinOp, Expr, Pat, Stmt};
 
-use super::eof::{is_ok_zero, is_zero_test, ReadSite, READS};
+use super::eof::{is_nonzero_test, is_ok_zero, is_zero_test, ReadSite, READS};
 use super::flow::{contains, exits_of_stmts, Exit, LoopKind, LoopSite};
 use super::node_span;
 use super::select::SelectBranch;
@@ -50,6 +50,17 @@ const WRITES: &[&str] = &[
     "peer_addr",
     "local_addr",
     "as_raw_fd",
+];
+
+/// Methods that move a buffer's cursor or length by a count and do nothing else with it.
+const BOOKKEEPING: &[&str] = &[
+    "advance",
+    "advance_mut",
+    "set_len",
+    "truncate",
+    "consume",
+    "set_filled",
+    "assume_init",
 ];
 
 /// Methods a `while` condition may call and still depend only on local data.
@@ -136,7 +147,7 @@ pub fn judge(
             node_span(*b),
             format!(
                 "`{}` stops changing at end of stream: the read adds 0",
-                ident_expr(&b.left)?
+                counter_name(&b.left)?
             ),
         ),
     };
@@ -164,6 +175,18 @@ pub fn judge(
             skip.extend(other);
             at = cond;
             label = format!("at end of stream `{n}` is 0, and this branch stays in the loop");
+        } else if let Some(test) = uses.data_only_tests.first() {
+            // At end of stream the branch is skipped and the rest of the loop runs.
+            let branches: Vec<Span> = uses
+                .data_only_tests
+                .iter()
+                .map(|t| node_span(&t.then_branch))
+                .collect();
+            at = node_span(&test.cond);
+            skip.extend(branches);
+            label = format!(
+                "at end of stream `{n}` is 0: this test only skips the data, and the loop goes on"
+            );
         }
     }
     // `read_line` / `read_until` append: an empty line is their end of stream, so a test of
@@ -181,7 +204,16 @@ pub fn judge(
         contains(node_span(t), site.span)
             || harmless_try(t, count.as_deref(), site.buffer.as_deref())
     };
-    if exits_of_stmts(body, &skip).judge(harmless) != Exit::Stays {
+    let flag = |name: &str| {
+        lp.cond
+            .is_some_and(|c| idents_in_expr(c).iter().any(|i| i == name))
+            || in_condition(name, body, &[], site.span)
+    };
+    if exits_of_stmts(body, &skip)
+        .drop_untested_assignments(flag)
+        .judge(harmless)
+        != Exit::Stays
+    {
         return None;
     }
     if let Some(root) = &site.root {
@@ -249,6 +281,16 @@ fn ident(pat: &Pat) -> Option<String> {
     }
 }
 
+/// The counter of `counter += read?` as written: a name, or a name behind `*`.
+fn counter_name(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => {
+            ident_expr(&u.expr).map(|n| format!("*{n}"))
+        }
+        e => ident_expr(e),
+    }
+}
+
 fn ident_expr(e: &Expr) -> Option<String> {
     match e {
         Expr::Path(p) => p.path.get_ident().map(ToString::to_string),
@@ -311,6 +353,8 @@ struct CountUses<'a> {
     /// Mentions other than arithmetic, slicing, formatting and zero tests.
     tested: bool,
     zero_tests: Vec<&'a syn::ExprIf>,
+    /// `if n > 0 { .. }` with no `else`: the branch runs only on data.
+    data_only_tests: Vec<&'a syn::ExprIf>,
 }
 
 impl<'a> CountUses<'a> {
@@ -320,6 +364,7 @@ impl<'a> CountUses<'a> {
             skip,
             tested: false,
             zero_tests: Vec::new(),
+            data_only_tests: Vec::new(),
         };
         for s in body {
             u.visit_stmt(s);
@@ -347,6 +392,10 @@ impl<'a> Visit<'a> for CountUses<'a> {
                 }
                 return;
             }
+            Expr::If(i) if i.else_branch.is_none() && is_nonzero_test(&i.cond, self.name) => {
+                self.data_only_tests.push(i);
+                return;
+            }
             Expr::Binary(b) if is_arith(&b.op) => {
                 for side in [&*b.left, &*b.right] {
                     if !self.is_name(side) {
@@ -357,6 +406,16 @@ impl<'a> Visit<'a> for CountUses<'a> {
             }
             Expr::Index(i) => {
                 self.visit_expr(&i.expr);
+                return;
+            }
+            // Buffer bookkeeping with the count (`buf.advance_mut(n)`) tests nothing.
+            Expr::MethodCall(m) if BOOKKEEPING.contains(&m.method.to_string().as_str()) => {
+                self.visit_expr(&m.receiver);
+                for a in &m.args {
+                    if !self.is_name(a) {
+                        self.visit_expr(a);
+                    }
+                }
                 return;
             }
             Expr::Macro(m) => {

@@ -513,7 +513,8 @@ fn passes_and_keeps(
 mod tests {
     use super::*;
     use crate::rust::crate_facts::CrateFacts;
-    use crate::rust::eof::{stream_fields, summaries as eof_summaries};
+    use crate::rust::eof::summaries as eof_summaries;
+    use crate::rust::model::types::TypeModel;
     use crate::rust::sockets::{functions, Imports};
 
     /// The helpers named by the findings of every function of `src`.
@@ -523,7 +524,7 @@ mod tests {
         let fns = functions(&file);
         let none = CrateFacts::default();
         let summaries = Summaries::of(&file, &imports, &fns, &none);
-        let helpers = EofHelpers::file_only(eof_summaries(&imports, &fns, &stream_fields(&file)));
+        let helpers = EofHelpers::file_only(eof_summaries(&imports, &fns, &TypeModel::of(&file)));
         fns.iter()
             .flat_map(|f| err_only_removals(&summaries, &helpers, &fns, f))
             .map(|r| r.helper)

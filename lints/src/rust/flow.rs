@@ -185,6 +185,19 @@ impl Exits<'_> {
     }
 }
 
+impl<'a> Exits<'a> {
+    /// Forgets the assignments to a local that nothing of the loop tests (`carry = leftover`
+    /// feeds the next read; it is no flag): only a flag a condition reads can end the loop.
+    /// Assignments to fields and through `*` stay possible exits (other code may read them).
+    pub fn drop_untested_assignments(mut self, tested: impl Fn(&str) -> bool) -> Self {
+        self.assigned.retain(|target| match target {
+            Expr::Path(p) => p.path.get_ident().is_none_or(|i| tested(&i.to_string())),
+            _ => true,
+        });
+        self
+    }
+}
+
 /// Macros that never return.
 const DIVERGING_MACROS: &[&str] = &[
     "panic",

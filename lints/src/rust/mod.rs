@@ -19,6 +19,7 @@ pub mod http_values;
 pub mod leaks;
 pub mod listeners;
 pub mod mio_tokens;
+pub mod model;
 pub mod ownership;
 pub mod per_request;
 pub mod poll_reads;

@@ -934,7 +934,6 @@ fn handed_over(poll: &Poll, body: &[Stmt], skip: &[Span]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rust::eof::stream_fields;
     use crate::rust::sockets::{functions, Imports};
 
     /// The findings of every function of `src`, as the lines of their primary spans'
@@ -942,10 +941,10 @@ mod tests {
     fn findings(src: &str) -> Vec<PollFinding> {
         let file = syn::parse_file(src).expect("test source parses");
         let imports = Imports::of(&file);
-        let fields = stream_fields(&file);
+        let types = crate::rust::model::types::TypeModel::of(&file);
         let mut out = Vec::new();
         for f in functions(&file) {
-            let streams = Streams::of(&imports, &f, &fields, false);
+            let streams = Streams::of(&imports, &f, &types, false);
             out.extend(find(&streams, f.block));
         }
         out

@@ -39,10 +39,56 @@ const TRIGGERS: &[&[u8]] = &[
     b"UnixStream",
 ];
 
+/// A read of a connection whose type only its declaration names (a generic `R: AsyncRead`, a
+/// `&mut dyn Read`, a field of a crate struct) needs both a read call and a reader trait used as
+/// a bound (`use std::io::Read` alone, in every file that reads a file, does not count: on the
+/// corpus a bare `Read` sent 35 MB to the parser, the bounds 23 MB, the other triggers 20 MB).
+const READ_CALLS: &[&[u8]] = &[b"read(", b"read_buf(", b"read_line(", b"read_until("];
+
+/// How a reader trait is written as a bound: `R: Read`, `T: Write + Read`, `&mut dyn Read`,
+/// `impl AsyncRead`, path-qualified or not.
+fn reader_bounds() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for before in [": ", "+ ", "dyn ", "impl "] {
+        for path in [
+            "",
+            "io::",
+            "std::io::",
+            "tokio::io::",
+            "futures::io::",
+            "futures::",
+        ] {
+            for t in ["Read", "BufRead", "AsyncRead", "AsyncBufRead"] {
+                out.push(format!("{before}{path}{t}").into_bytes());
+            }
+        }
+    }
+    out
+}
+
+/// The trigger words and read calls in one automaton, so a file is scanned once (a scan per
+/// word cost more than the rules on the files that pass).
+static WORDS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
+    aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+        .build(TRIGGERS.iter().chain(READ_CALLS))
+        .expect("the trigger words build an automaton")
+});
+
+/// The reader bounds, looked for only in files with a read call.
+static BOUNDS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
+    aho_corasick::AhoCorasick::new(reader_bounds()).expect("the bounds build an automaton")
+});
+
 pub fn may_match(source: &[u8]) -> bool {
-    TRIGGERS
-        .iter()
-        .any(|t| memchr::memmem::find(source, t).is_some())
+    let mut reads = false;
+    for m in WORDS.find_iter(source) {
+        if m.pattern().as_usize() < TRIGGERS.len() {
+            return true;
+        }
+        reads = true;
+    }
+    reads && BOUNDS.is_match(source)
 }
 
 #[cfg(test)]
@@ -64,6 +110,9 @@ mod tests {
             b"HttpServer::new(f).keep_alive(KeepAlive::Disabled)",
             b"res.headers_mut().insert(CONNECTION, HeaderValue::from_static(\"close\"));",
             b"(\"Connection\", \"Close\")",
+            b"fn f<R: AsyncRead>(r: R) { r.read(&mut b) }",
+            b"fn f<R: std::io::Read>(r: R) { r.read(&mut b) }",
+            b"fn f(r: &mut dyn io::BufRead) { r.read_line(&mut b) }",
         ] {
             assert!(super::may_match(code), "{}", String::from_utf8_lossy(code));
         }
@@ -71,6 +120,8 @@ mod tests {
             &b"/// Returns once the peer accepted the offer; don't forget the incoming queue."[..],
             b"pub const ERROR_CONNECTION_ABORTED: u32 = 1236;",
             b"pub type KeepAliveState = i32;",
+            b"fn f<R: AsyncRead>(r: R) -> R { r }",
+            b"use std::io::Read; fn f(p: &Path) { File::open(p)?.read(&mut b)?; }",
         ] {
             assert!(
                 !super::may_match(prose),

@@ -307,6 +307,8 @@ pub struct Function<'a> {
     pub is_test: bool,
     /// The `Self` type's last segment for a method.
     pub self_ty: Option<String>,
+    /// The generics of the `impl` block a method is in (its own are in `sig`).
+    pub impl_generics: Option<&'a syn::Generics>,
 }
 
 /// Every function of the file with a body: free functions, methods, trait default methods, and
@@ -322,6 +324,7 @@ struct Functions<'a> {
     out: Vec<Function<'a>>,
     test_depth: usize,
     self_ty: Vec<Option<String>>,
+    impl_generics: Vec<&'a syn::Generics>,
 }
 
 /// Whether attributes mark a test: `#[test]`, `#[tokio::test]`, `#[bench]`, `#[rstest]`...
@@ -359,6 +362,7 @@ impl<'a> Functions<'a> {
             block,
             is_test: self.test_depth > 0 || is_test_attr(attrs) || is_cfg_test(attrs),
             self_ty: self.self_ty.last().cloned().flatten(),
+            impl_generics: self.impl_generics.last().copied(),
         });
     }
 }
@@ -384,7 +388,9 @@ impl<'a> Visit<'a> for Functions<'a> {
             _ => None,
         };
         self.self_ty.push(ty);
+        self.impl_generics.push(&i.generics);
         visit::visit_item_impl(self, i);
+        self.impl_generics.pop();
         self.self_ty.pop();
     }
     fn visit_item_mod(&mut self, m: &'a syn::ItemMod) {

@@ -102,7 +102,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         .iter()
         .filter(|f| !f.is_test && !test_only.contains(&f.name))
     {
-        let streams = Streams::of(imports, f, fields, false);
+        let streams = Streams::of(imports, f, ctx.analysis.types(), false);
         for found in poll_reads::find(&streams, f.block) {
             out.push(poll_diagnostic(&found));
         }

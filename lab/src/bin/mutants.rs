@@ -1,0 +1,470 @@
+//! Mutation recall on real crates: finds the code of real crates that handles end of stream
+//! correctly, breaks exactly that one thing, and counts the mutants `eof-ignored` (RS001) flags.
+//!
+//! Usage: `mutants [--waitlint BIN] [--list FILE] [--min-share PERCENT] CRATE_DIR...` (each a crate root with a
+//! `Cargo.toml`; `.ci/run` passes the 25 network crates of `../shared/bin/rust-corpus servers`).
+//! Each crate is copied to a temporary directory; the copy's files are mutated one at a time and
+//! waitlint runs from the copy's root on the mutated file, as a user would, so the crate-wide
+//! pass sees the rest of the crate.
+//!
+//! The mutations, each inside a loop (outside one, end of stream is seen once and nothing spins):
+//! - `drop-eof-arm`: delete a `match` arm `Ok(0) => ..` (or `Ok(0) | Err(_) => ..`,
+//!   `Ready(Ok(0))`, `Ok(n) if n == 0 => ..`)
+//!   of a match on a read (`read`, `read_buf`, `try_read`, `read_line`, `read_until`,
+//!   `read_vectored`), so that the arm binding the count takes end of stream;
+//! - `drop-eof-test`: delete an `if n == 0 { .. }` (`n < 1`, `0 == n`, `n == 0 || ..`) whose
+//!   branch leaves the loop, where `n` is bound from such a read in the same block (`let n =
+//!   read?;`, `let n = match read { Ok(n) => n, .. };`).
+//!
+//! A mutant is flagged when RS001 reports a finding inside the mutated function that it does not
+//! report on the unmutated file. A mutant in a function that reads a file or standard input
+//! (its text names `stdin`, `File::`, `fs::` or `OpenOptions`) is counted apart, as `not a connection`: a loop
+//! that ignores the end of a file spins too, but leaves nothing in CLOSE_WAIT, and RS001 is
+//! about connections. The share flagged is printed; `--list FILE` writes every mutant
+//! with its verdict, to read the misses. With `--min-share`, the run fails (exit 1) when the share
+//! flagged is below it, or when no mutant was found at all.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::{Expr, Pat, Stmt};
+
+const READS: &[&str] = &[
+    "read",
+    "read_buf",
+    "try_read",
+    "try_read_buf",
+    "read_line",
+    "read_until",
+    "read_vectored",
+];
+
+struct Mutant {
+    kind: &'static str,
+    /// Byte range to delete.
+    cut: std::ops::Range<usize>,
+    /// Line range (1-based) of the enclosing function.
+    function: (usize, usize),
+    line: usize,
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut waitlint = PathBuf::from("target/release/waitlint");
+    let mut list: Option<PathBuf> = None;
+    let mut min_share: Option<f64> = None;
+    let mut crates = Vec::new();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--waitlint" => waitlint = args.next().expect("--waitlint BIN").into(),
+            "--list" => list = Some(args.next().expect("--list FILE").into()),
+            "--min-share" => {
+                min_share = args.next().and_then(|v| v.parse().ok());
+                if min_share.is_none() {
+                    eprintln!("mutants: --min-share wants a number (a percentage)");
+                    std::process::exit(2);
+                }
+            }
+            _ => crates.push(PathBuf::from(a)),
+        }
+    }
+    let waitlint = std::fs::canonicalize(&waitlint).unwrap_or_else(|e| {
+        eprintln!(
+            "mutants: {}: {e} (build it: cargo build --release)",
+            waitlint.display()
+        );
+        std::process::exit(2)
+    });
+    let mut report = String::new();
+    let (mut total, mut flagged, mut files) = (0, 0, 0);
+    for krate in &crates {
+        let name = krate
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let work = tempfile::tempdir().expect("a temporary directory");
+        let copy = work.path().join(&name);
+        if let Err(e) = copy_dir(krate, &copy) {
+            eprintln!("mutants: cannot copy {}: {e}", krate.display());
+            continue;
+        }
+        let (mut n, mut f) = (0, 0);
+        for file in rust_files(&copy) {
+            let Ok(source) = std::fs::read_to_string(&file) else {
+                continue;
+            };
+            let mutants = find_mutants(&source);
+            if mutants.is_empty() {
+                continue;
+            }
+            let rel = file
+                .strip_prefix(&copy)
+                .expect("inside the copy")
+                .to_path_buf();
+            let before = findings(&waitlint, &copy, &rel);
+            let lines: Vec<&str> = source.lines().collect();
+            for m in &mutants {
+                let body = lines[m.function.0 - 1..m.function.1.min(lines.len())].join("\n");
+                if ["stdin", "File::", "fs::", "OpenOptions"]
+                    .iter()
+                    .any(|w| body.contains(w))
+                {
+                    files += 1;
+                    report.push_str(&format!(
+                        "not a connection\t{}/{}:{}\t{}\n",
+                        name,
+                        rel.display(),
+                        m.line,
+                        m.kind
+                    ));
+                    continue;
+                }
+                let mut mutated = source.clone();
+                mutated.replace_range(m.cut.clone(), "");
+                let removed_lines = source[m.cut.clone()].matches('\n').count();
+                std::fs::write(&file, &mutated).expect("write the mutant");
+                let after = findings(&waitlint, &copy, &rel);
+                std::fs::write(&file, &source).expect("restore the file");
+                let (start, end) = (m.function.0, m.function.1 - removed_lines);
+                let hit = after.iter().any(|l| {
+                    (start..=end).contains(l) && !before.contains(&shift(*l, m.line, removed_lines))
+                });
+                n += 1;
+                f += usize::from(hit);
+                report.push_str(&format!(
+                    "{}\t{}/{}:{}\t{}\n",
+                    if hit { "flagged" } else { "missed" },
+                    name,
+                    rel.display(),
+                    m.line,
+                    m.kind
+                ));
+            }
+        }
+        if n > 0 {
+            println!("{name:<24} {f:>3} / {n:<3} flagged");
+        }
+        total += n;
+        flagged += f;
+    }
+    let share = if total == 0 {
+        0.0
+    } else {
+        100.0 * flagged as f64 / total as f64
+    };
+    println!("\nmutants flagged by RS001: {flagged} / {total} ({share:.0} %); reads of files or stdin, not counted: {files}");
+    if let Some(list) = list {
+        std::fs::write(&list, report).expect("write the list");
+    }
+    if let Some(min) = min_share {
+        if total == 0 || share < min {
+            eprintln!("mutants: {share:.0} % flagged, below the required {min} %");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// A finding's line in the unmutated file, for a line of the mutant.
+fn shift(line: usize, cut_line: usize, removed: usize) -> usize {
+    if line >= cut_line {
+        line + removed
+    } else {
+        line
+    }
+}
+
+/// The lines of RS001 findings in `rel`, running waitlint from `root`.
+fn findings(waitlint: &Path, root: &Path, rel: &Path) -> BTreeSet<usize> {
+    let out = Command::new(waitlint)
+        .args([
+            "check",
+            "--format",
+            "short",
+            "--select",
+            "RS001",
+            "--no-ignore",
+        ])
+        .arg(rel)
+        .current_dir(root)
+        .output()
+        .expect("waitlint runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.ends_with("[RS001]"))
+        .filter_map(|l| l.split(':').nth(1)?.parse().ok())
+        .collect()
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// The crate's `.rs` files outside `tests/` and `benches/` and not named as tests (`test.rs`,
+/// `*_tests.rs`): tests read on purpose until they see what they expect.
+fn rust_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().to_string();
+            if p.is_dir() {
+                if !matches!(name.as_str(), "tests" | "benches" | "target")
+                    && !name.starts_with('.')
+                {
+                    stack.push(p);
+                }
+            } else if name.ends_with(".rs")
+                && !matches!(name.as_str(), "test.rs" | "tests.rs")
+                && !name.ends_with("_test.rs")
+                && !name.ends_with("_tests.rs")
+            {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The mutation points of a file.
+fn find_mutants(source: &str) -> Vec<Mutant> {
+    let Ok(file) = syn::parse_file(source) else {
+        return Vec::new();
+    };
+    let mut finder = Finder {
+        function: None,
+        loops: 0,
+        out: Vec::new(),
+    };
+    finder.visit_file(&file);
+    finder.out
+}
+
+struct Finder {
+    function: Option<(usize, usize)>,
+    loops: usize,
+    out: Vec<Mutant>,
+}
+
+impl Finder {
+    fn range(&self, node: &impl Spanned) -> std::ops::Range<usize> {
+        let r = node.span().byte_range();
+        r.start..r.end
+    }
+    fn push(&mut self, kind: &'static str, cut: std::ops::Range<usize>, line: usize) {
+        if let (Some(function), true) = (self.function, self.loops > 0) {
+            self.out.push(Mutant {
+                kind,
+                cut,
+                function,
+                line,
+            });
+        }
+    }
+    fn in_fn(&mut self, span: proc_macro2::Span, f: impl FnOnce(&mut Self)) {
+        let saved = (self.function, self.loops);
+        self.function = Some((span.start().line, span.end().line));
+        self.loops = 0;
+        f(self);
+        (self.function, self.loops) = saved;
+    }
+}
+
+impl<'a> Visit<'a> for Finder {
+    fn visit_item_fn(&mut self, f: &'a syn::ItemFn) {
+        if !is_test(&f.attrs) {
+            self.in_fn(f.span(), |s| syn::visit::visit_item_fn(s, f));
+        }
+    }
+    fn visit_impl_item_fn(&mut self, f: &'a syn::ImplItemFn) {
+        if !is_test(&f.attrs) {
+            self.in_fn(f.span(), |s| syn::visit::visit_impl_item_fn(s, f));
+        }
+    }
+    fn visit_item_mod(&mut self, m: &'a syn::ItemMod) {
+        let test = m.attrs.iter().any(|a| {
+            a.path().is_ident("cfg")
+                && a.meta
+                    .require_list()
+                    .is_ok_and(|l| l.tokens.to_string().contains("test"))
+        });
+        if !test {
+            syn::visit::visit_item_mod(self, m);
+        }
+    }
+    fn visit_expr_closure(&mut self, c: &'a syn::ExprClosure) {
+        let saved = self.loops;
+        self.loops = 0;
+        syn::visit::visit_expr_closure(self, c);
+        self.loops = saved;
+    }
+    fn visit_expr_async(&mut self, a: &'a syn::ExprAsync) {
+        let saved = self.loops;
+        self.loops = 0;
+        syn::visit::visit_expr_async(self, a);
+        self.loops = saved;
+    }
+    fn visit_expr_loop(&mut self, l: &'a syn::ExprLoop) {
+        self.loops += 1;
+        syn::visit::visit_expr_loop(self, l);
+        self.loops -= 1;
+    }
+    fn visit_expr_while(&mut self, w: &'a syn::ExprWhile) {
+        self.loops += 1;
+        syn::visit::visit_expr_while(self, w);
+        self.loops -= 1;
+    }
+    fn visit_expr_match(&mut self, m: &'a syn::ExprMatch) {
+        if is_read(&m.expr) && m.arms.len() > 1 {
+            for arm in &m.arms {
+                let guarded_zero = match &arm.pat {
+                    Pat::Guard(g) => match &*g.pat {
+                        Pat::TupleStruct(t) => match t.elems.first() {
+                            Some(Pat::Ident(n)) => zero_test(&g.guard, &n.ident.to_string()),
+                            _ => false,
+                        },
+                        _ => false,
+                    },
+                    _ => false,
+                };
+                if matches_ok_zero(&arm.pat) || guarded_zero {
+                    let mut cut = self.range(arm);
+                    if arm.comma.is_some() && !cut.is_empty() {
+                        // The span of an arm ends before its comma on some syn versions.
+                        cut.end = self.range(&arm.comma).end.max(cut.end);
+                    }
+                    self.push("drop-eof-arm", cut, arm.span().start().line);
+                }
+            }
+        }
+        syn::visit::visit_expr_match(self, m);
+    }
+    fn visit_block(&mut self, b: &'a syn::Block) {
+        // `let n = read?; .. if n == 0 { break }` in one block.
+        let mut counts: Vec<String> = Vec::new();
+        for stmt in &b.stmts {
+            match stmt {
+                Stmt::Local(l) => {
+                    if let (Pat::Ident(p), Some(init)) = (strip_type(&l.pat), &l.init) {
+                        // `let n = read?;` or `let n = match read { Ok(n) => n, .. };`
+                        let read = match &*init.expr {
+                            Expr::Match(m) => is_read(&m.expr),
+                            e => is_read(e),
+                        };
+                        if read {
+                            counts.push(p.ident.to_string());
+                        }
+                    }
+                }
+                Stmt::Expr(Expr::If(i), _)
+                    if counts.iter().any(|n| zero_test(&i.cond, n)) && leaves(&i.then_branch) =>
+                {
+                    let cut = self.range(stmt);
+                    self.push("drop-eof-test", cut, i.span().start().line);
+                }
+                _ => {}
+            }
+        }
+        syn::visit::visit_block(self, b);
+    }
+}
+
+/// `#[test]`, `#[tokio::test]`...: tests read on purpose until they see what they expect.
+fn is_test(attrs: &[syn::Attribute]) -> bool {
+    attrs
+        .iter()
+        .any(|a| a.path().segments.last().is_some_and(|s| s.ident == "test"))
+}
+
+fn strip_type(p: &Pat) -> &Pat {
+    match p {
+        Pat::Type(t) => strip_type(&t.pat),
+        p => p,
+    }
+}
+
+/// A read call, through `?`, `.await`, parentheses and `unwrap`-like methods.
+fn is_read(e: &Expr) -> bool {
+    match e {
+        Expr::Try(t) => is_read(&t.expr),
+        Expr::Await(a) => is_read(&a.base),
+        Expr::Paren(p) => is_read(&p.expr),
+        Expr::MethodCall(m) => {
+            let name = m.method.to_string();
+            READS.contains(&name.as_str())
+                || (matches!(name.as_str(), "unwrap" | "expect" | "map_err")
+                    && is_read(&m.receiver))
+        }
+        _ => false,
+    }
+}
+
+/// `Ok(0)`, `Ready(Ok(0))`, `Ok(0) | ..`.
+fn matches_ok_zero(p: &Pat) -> bool {
+    match p {
+        Pat::Or(o) => o.cases.iter().any(matches_ok_zero),
+        Pat::TupleStruct(t) => {
+            let last = t.path.segments.last().map(|s| s.ident.to_string());
+            match (last.as_deref(), t.elems.first()) {
+                (Some("Ok"), Some(Pat::Lit(l))) => {
+                    matches!(&l.lit, syn::Lit::Int(i) if i.base10_digits() == "0")
+                }
+                (Some("Ready"), Some(inner)) => matches_ok_zero(inner),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+fn zero_test(e: &Expr, name: &str) -> bool {
+    let is_name = |e: &Expr| matches!(e, Expr::Path(p) if p.path.is_ident(name));
+    let lit = |e: &Expr, v: &str| matches!(e, Expr::Lit(l) if matches!(&l.lit, syn::Lit::Int(i) if i.base10_digits() == v));
+    match e {
+        Expr::Paren(p) => zero_test(&p.expr, name),
+        Expr::Binary(b) => match b.op {
+            syn::BinOp::Eq(_) => {
+                (is_name(&b.left) && lit(&b.right, "0")) || (lit(&b.left, "0") && is_name(&b.right))
+            }
+            syn::BinOp::Lt(_) => is_name(&b.left) && lit(&b.right, "1"),
+            syn::BinOp::Or(_) => zero_test(&b.left, name) || zero_test(&b.right, name),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Whether a block leaves the loop or the function (`break`, `return`, `?`-free error return).
+fn leaves(b: &syn::Block) -> bool {
+    struct Leaves(bool);
+    impl<'a> Visit<'a> for Leaves {
+        fn visit_expr_break(&mut self, _: &'a syn::ExprBreak) {
+            self.0 = true;
+        }
+        fn visit_expr_return(&mut self, _: &'a syn::ExprReturn) {
+            self.0 = true;
+        }
+        fn visit_expr_closure(&mut self, _: &'a syn::ExprClosure) {}
+    }
+    let mut l = Leaves(false);
+    l.visit_block(b);
+    l.0
+}

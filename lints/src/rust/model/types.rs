@@ -1,0 +1,396 @@
+//! Which types hold a connection that can be read, decided from declared types rather than from
+//! where a value came from: the first layer of the type model (docs/rust-analysis.md, "The type
+//! model").
+//!
+//! A type is a *reader of a connection* ([`TypeModel::is_reader`]) when it is
+//! - a socket type (`TcpStream`, `UnixStream`, tokio's `OwnedReadHalf` and lifetime-only
+//!   `ReadHalf`);
+//! - a generic parameter or `impl Trait` / `dyn Trait` bounded by a reader trait (`Read`,
+//!   `BufRead`, `AsyncRead`, `AsyncBufRead`, their `Ext` traits, or a trait of the file whose
+//!   supertraits include one). A library is written against these bounds, and a loop that goes
+//!   round at end of stream spins for every reader its users pass;
+//! - any path type with such a type among its generic arguments: wrappers (`BufReader<S>`,
+//!   `TlsStream<S>`, `Framed<S, C>`, a crate's own `Session<S>`), containers and smart pointers
+//!   (`Box`, `Arc`, `Mutex`, `Option`, `Vec`, `HashMap<K, S>`...), references, arrays, slices;
+//! - a struct of the file that implements a reader trait and has a field that is a reader
+//!   (forwarding wrappers: `impl<R: AsyncRead> AsyncRead for Session<R>`).
+//!
+//! A struct's fields are judged with the struct's generic parameters bound as its declaration
+//! *or any of its `impl` blocks* bind them (`struct Client<T> { stream: T }` with
+//! `impl<T: Read + Write> Client<T>`): the methods that read the field are written in those
+//! impls.
+
+use std::collections::{HashMap, HashSet};
+
+use syn::visit::{self, Visit};
+use syn::{GenericArgument, Generics, PathArguments, Type, TypeParamBound, WherePredicate};
+
+/// Traits whose implementors read bytes and report end of stream as a 0 count (or nothing
+/// filled).
+pub const READER_TRAITS: &[&str] = &[
+    "Read",
+    "BufRead",
+    "AsyncRead",
+    "AsyncBufRead",
+    "AsyncReadExt",
+    "AsyncBufReadExt",
+];
+
+/// Socket types that are connections whatever their arguments.
+const CONNECTIONS: &[&str] = &["TcpStream", "UnixStream", "OwnedReadHalf"];
+
+/// How deep [`TypeModel::is_reader`] follows structs of the file (a struct that contains
+/// itself through a `Box` would otherwise recurse forever).
+const MAX_DEPTH: usize = 8;
+
+/// The generic parameters in scope that are bounded by a reader trait.
+#[derive(Clone, Debug, Default)]
+pub struct Scope(HashSet<String>);
+
+impl Scope {
+    /// Whether the named parameter is a reader.
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains(name)
+    }
+}
+
+struct StructInfo<'a> {
+    params: Vec<String>,
+    fields: Vec<(Option<String>, &'a Type)>,
+    /// Parameters bound by a reader trait in the declaration or in any impl of the struct.
+    reader_params: HashSet<String>,
+}
+
+/// The file's traits and structs, as far as reading connections is concerned.
+pub struct TypeModel<'a> {
+    reader_traits: HashSet<String>,
+    structs: HashMap<String, StructInfo<'a>>,
+    /// Types of the file with an `impl <reader trait> for Type`.
+    implements_reader: HashSet<String>,
+    /// Fields of the file's structs whose declared type is a reader (by field name).
+    reader_fields: HashSet<String>,
+}
+
+impl<'a> TypeModel<'a> {
+    pub fn of(file: &'a syn::File) -> TypeModel<'a> {
+        let mut items = Items::default();
+        items.visit_file(file);
+        let mut model = TypeModel {
+            reader_traits: HashSet::new(),
+            structs: HashMap::new(),
+            implements_reader: HashSet::new(),
+            reader_fields: HashSet::new(),
+        };
+        // Traits whose supertraits are readers, to a fixed point (`trait Io: Conn`, `trait
+        // Conn: Read + Write`).
+        loop {
+            let before = model.reader_traits.len();
+            for (name, supers) in &items.traits {
+                if supers.iter().any(|s| model.is_reader_trait(s)) {
+                    model.reader_traits.insert(name.clone());
+                }
+            }
+            if model.reader_traits.len() == before {
+                break;
+            }
+        }
+        for s in &items.structs {
+            let params = s
+                .generics
+                .type_params()
+                .map(|p| p.ident.to_string())
+                .collect();
+            let reader_params = model.scope(&[&s.generics]).0;
+            let fields = s
+                .fields
+                .iter()
+                .map(|f| (f.ident.as_ref().map(ToString::to_string), &f.ty))
+                .collect();
+            model.structs.insert(
+                s.ident.to_string(),
+                StructInfo {
+                    params,
+                    fields,
+                    reader_params,
+                },
+            );
+        }
+        for i in &items.impls {
+            let Type::Path(p) = &*i.self_ty else { continue };
+            let Some(last) = p.path.segments.last() else {
+                continue;
+            };
+            let name = last.ident.to_string();
+            if let Some((trait_path, _)) = &i.trait_ {
+                if trait_path
+                    .segments
+                    .last()
+                    .is_some_and(|s| model.is_reader_trait(&s.ident.to_string()))
+                {
+                    model.implements_reader.insert(name.clone());
+                }
+            }
+            // `impl<T: Read> Client<T>`: the struct's parameter at T's position is a reader.
+            let scope = model.scope(&[&i.generics]);
+            let args: Vec<&Type> = type_args(&last.arguments).collect();
+            let readers: Vec<String> = match model.structs.get(&name) {
+                Some(info) => info
+                    .params
+                    .iter()
+                    .zip(&args)
+                    .filter(|(_, arg)| model.is_reader(arg, &scope))
+                    .map(|(param, _)| param.clone())
+                    .collect(),
+                None => continue,
+            };
+            if let Some(info) = model.structs.get_mut(&name) {
+                info.reader_params.extend(readers);
+            }
+        }
+        let mut fields = HashSet::new();
+        for info in model.structs.values() {
+            let scope = Scope(info.reader_params.clone());
+            for (name, ty) in &info.fields {
+                if let Some(name) = name {
+                    if model.is_reader(ty, &scope) {
+                        fields.insert(name.clone());
+                    }
+                }
+            }
+        }
+        model.reader_fields = fields;
+        model
+    }
+
+    /// The fields of the file's structs whose declared type is a reader.
+    pub fn reader_fields(&self) -> &HashSet<String> {
+        &self.reader_fields
+    }
+
+    /// The reader parameters of these generics (outermost first: an impl's, then a method's),
+    /// from their bounds and `where` clauses.
+    pub fn scope(&self, generics: &[&Generics]) -> Scope {
+        let mut out = HashSet::new();
+        for g in generics {
+            for p in g.type_params() {
+                if p.bounds.iter().any(|b| self.is_reader_bound(b)) {
+                    out.insert(p.ident.to_string());
+                }
+            }
+            for pred in g.where_clause.iter().flat_map(|w| &w.predicates) {
+                let WherePredicate::Type(t) = pred else {
+                    continue;
+                };
+                let Type::Path(p) = &t.bounded_ty else {
+                    continue;
+                };
+                let Some(ident) = p.path.get_ident() else {
+                    continue;
+                };
+                if t.bounds.iter().any(|b| self.is_reader_bound(b)) {
+                    out.insert(ident.to_string());
+                }
+            }
+        }
+        Scope(out)
+    }
+
+    /// Whether a value of this type is (or holds) a connection that can be read.
+    pub fn is_reader(&self, ty: &Type, scope: &Scope) -> bool {
+        self.reader_at(ty, scope, 0)
+    }
+
+    fn reader_at(&self, ty: &Type, scope: &Scope, depth: usize) -> bool {
+        match ty {
+            Type::Reference(r) => self.reader_at(&r.elem, scope, depth),
+            Type::Paren(p) => self.reader_at(&p.elem, scope, depth),
+            Type::Group(g) => self.reader_at(&g.elem, scope, depth),
+            Type::Ptr(p) => self.reader_at(&p.elem, scope, depth),
+            Type::Slice(s) => self.reader_at(&s.elem, scope, depth),
+            Type::Array(a) => self.reader_at(&a.elem, scope, depth),
+            Type::Tuple(t) => t.elems.iter().any(|e| self.reader_at(e, scope, depth)),
+            Type::TraitObject(t) => t.bounds.iter().any(|b| self.is_reader_bound(b)),
+            Type::ImplTrait(t) => t.bounds.iter().any(|b| self.is_reader_bound(b)),
+            Type::Path(p) => {
+                if p.qself.is_some() {
+                    return false;
+                }
+                if let Some(ident) = p.path.get_ident() {
+                    if scope.contains(&ident.to_string()) {
+                        return true;
+                    }
+                }
+                let Some(last) = p.path.segments.last() else {
+                    return false;
+                };
+                let name = last.ident.to_string();
+                if CONNECTIONS.contains(&name.as_str()) {
+                    return true;
+                }
+                let mut args = type_args(&last.arguments).peekable();
+                // tokio's borrowed `tcp::ReadHalf<'_>` (the generic `io::ReadHalf<T>` is a
+                // wrapper, judged by its argument below).
+                if name == "ReadHalf" && args.peek().is_none() {
+                    return true;
+                }
+                if args.any(|a| self.reader_at(a, scope, depth)) {
+                    return true;
+                }
+                // A bare trait object of 2015-edition code (`Box<ReadWrite>`).
+                if self.reader_traits.contains(&name) && p.path.segments.len() == 1 {
+                    return true;
+                }
+                depth < MAX_DEPTH
+                    && self.implements_reader.contains(&name)
+                    && self.structs.get(&name).is_some_and(|info| {
+                        let scope = Scope(info.reader_params.clone());
+                        info.fields
+                            .iter()
+                            .any(|(_, ty)| self.reader_at(ty, &scope, depth + 1))
+                    })
+            }
+            _ => false,
+        }
+    }
+
+    fn is_reader_trait(&self, name: &str) -> bool {
+        READER_TRAITS.contains(&name) || self.reader_traits.contains(name)
+    }
+
+    fn is_reader_bound(&self, bound: &TypeParamBound) -> bool {
+        match bound {
+            TypeParamBound::Trait(t) => t
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| self.is_reader_trait(&s.ident.to_string())),
+            _ => false,
+        }
+    }
+}
+
+/// The type arguments of a path segment (`K`, `V` of `HashMap<K, V>`).
+fn type_args(args: &PathArguments) -> impl Iterator<Item = &Type> {
+    let list = match args {
+        PathArguments::AngleBracketed(a) => Some(&a.args),
+        _ => None,
+    };
+    list.into_iter().flatten().filter_map(|a| match a {
+        GenericArgument::Type(t) => Some(t),
+        _ => None,
+    })
+}
+
+/// The items the model is built from, in the whole file (modules included, bodies not).
+#[derive(Default)]
+struct Items<'a> {
+    traits: Vec<(String, Vec<String>)>,
+    structs: Vec<&'a syn::ItemStruct>,
+    impls: Vec<&'a syn::ItemImpl>,
+}
+
+impl<'a> Visit<'a> for Items<'a> {
+    fn visit_item_trait(&mut self, t: &'a syn::ItemTrait) {
+        let supers = t
+            .supertraits
+            .iter()
+            .filter_map(|b| match b {
+                TypeParamBound::Trait(t) => t.path.segments.last().map(|s| s.ident.to_string()),
+                _ => None,
+            })
+            .collect();
+        self.traits.push((t.ident.to_string(), supers));
+        visit::visit_item_trait(self, t);
+    }
+    fn visit_item_struct(&mut self, s: &'a syn::ItemStruct) {
+        self.structs.push(s);
+    }
+    fn visit_item_impl(&mut self, i: &'a syn::ItemImpl) {
+        self.impls.push(i);
+        visit::visit_item_impl(self, i);
+    }
+    fn visit_block(&mut self, _: &'a syn::Block) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model_of(src: &str) -> (syn::File, Vec<String>) {
+        let file = syn::parse_file(src).unwrap();
+        let mut fields: Vec<String> = TypeModel::of(&file)
+            .reader_fields()
+            .iter()
+            .cloned()
+            .collect();
+        fields.sort();
+        (file, fields)
+    }
+
+    fn param_is_reader(src: &str) -> bool {
+        let file = syn::parse_file(src).unwrap();
+        let model = TypeModel::of(&file);
+        let syn::Item::Fn(f) = &file.items[file.items.len() - 1] else {
+            panic!("a fn last")
+        };
+        let scope = model.scope(&[&f.sig.generics]);
+        let syn::FnArg::Typed(t) = &f.sig.inputs[0] else {
+            panic!("a typed param")
+        };
+        model.is_reader(&t.ty, &scope)
+    }
+
+    #[test]
+    fn generic_readers_are_readers_in_every_spelling() {
+        assert!(param_is_reader("fn f<R: std::io::Read>(r: R) {}"));
+        assert!(param_is_reader(
+            "fn f<R>(r: &mut R) where R: AsyncReadExt + Unpin {}"
+        ));
+        assert!(param_is_reader("fn f(r: impl AsyncRead + Unpin) {}"));
+        assert!(param_is_reader("fn f(r: &mut dyn Read) {}"));
+        assert!(param_is_reader("fn f(r: Box<dyn BufRead + Send>) {}"));
+        assert!(param_is_reader("fn f<S: AsyncRead>(r: BufReader<S>) {}"));
+        assert!(param_is_reader("fn f(r: HashMap<Token, TcpStream>) {}"));
+        assert!(param_is_reader("fn f(r: tokio::net::tcp::ReadHalf<'_>) {}"));
+        assert!(param_is_reader(
+            "trait Io: Conn {} trait Conn: Read + Write {} fn f(r: Box<dyn Io>) {}"
+        ));
+    }
+
+    #[test]
+    fn writers_files_and_unbounded_generics_are_not_readers() {
+        assert!(!param_is_reader("fn f<W: Write>(w: W) {}"));
+        assert!(!param_is_reader("fn f<T: Clone>(t: T) {}"));
+        assert!(!param_is_reader("fn f(f: std::fs::File) {}"));
+        assert!(!param_is_reader("fn f(w: &mut dyn Write) {}"));
+        assert!(!param_is_reader("fn f<S: AsyncWrite>(w: BufWriter<S>) {}"));
+        assert!(!param_is_reader("fn f(b: Vec<u8>) {}"));
+    }
+
+    #[test]
+    fn fields_are_judged_with_the_bounds_of_the_struct_and_its_impls() {
+        let (_, fields) = model_of(
+            "struct Client<T> { stream: T, tag: u32 }
+             impl<T: Read + Write> Client<T> { fn f(&mut self) {} }
+             struct Pool<S> { idle: Vec<S> }
+             impl<S: Clone> Pool<S> {}
+             struct Session<R> { reader: R }
+             impl<R: AsyncRead + Unpin> AsyncRead for Session<R> {}
+             struct Outer<R> { session: Session<R> }
+             impl<R> Outer<R> where R: AsyncRead {}
+             struct Server { conns: HashMap<usize, TcpStream>, log: File }",
+        );
+        assert_eq!(fields, ["conns", "reader", "session", "stream"]);
+    }
+
+    #[test]
+    fn a_struct_that_contains_itself_terminates() {
+        assert!(!param_is_reader(
+            "struct Node { next: Option<Box<Node>> } impl Read for Node {} fn f(n: Node) {}"
+        ));
+        assert!(param_is_reader(
+            "struct Node<S> { s: S, next: Option<Box<Node<S>>> } impl<S: Read> Read for Node<S> {}
+             fn f(n: Node<TcpStream>) {}"
+        ));
+    }
+}
