@@ -191,6 +191,16 @@ impl<'ast> Visit<'ast> for Binder<'_, '_, '_> {
         visit::visit_expr_closure(self, c);
     }
     fn visit_local(&mut self, l: &'ast syn::Local) {
+        // `let Self { inner, stage, .. } = &mut *self;`: a binding of a field that is a reader.
+        if let Pat::Struct(p) = strip_pat_type(&l.pat) {
+            for field in &p.fields {
+                if let Member::Named(name) = &field.member {
+                    if self.streams.fields.contains(&name.to_string()) {
+                        self.streams.names.extend(pat_idents(&field.pat));
+                    }
+                }
+            }
+        }
         let typed = matches!(&l.pat, Pat::Type(t) if self.streams.types.is_reader(&t.ty, &self.streams.scope));
         if typed
             || l.init
@@ -229,6 +239,13 @@ impl<'ast> Visit<'ast> for Binder<'_, '_, '_> {
             }
         }
         visit::visit_expr_method_call(self, m);
+    }
+}
+
+fn strip_pat_type(p: &Pat) -> &Pat {
+    match p {
+        Pat::Type(t) => strip_pat_type(&t.pat),
+        p => p,
     }
 }
 

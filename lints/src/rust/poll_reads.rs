@@ -21,13 +21,9 @@
 //!   end of stream), and the connection is not handed to other code (mentioned other than to
 //!   poll it, or `self` given to a method that may close it).
 //!
-//! Only polls on a connection count, decided as everywhere in RS001 by
-//! [`Streams`] (a `TcpStream` / `UnixStream` field, parameter or local, an accepted socket).
-//! A loop that ignores an empty poll spins on any reader, but only a socket's peer closing
-//! leaves a connection in CLOSE_WAIT; a wrapper generic over `T: AsyncRead` cannot be told
-//! apart from one over a file or an in-memory pipe, so it is not judged. This also keeps the
-//! prefilter unchanged: every file with such a connection already mentions `TcpStream` or
-//! `UnixStream`.
+//! Only polls on a connection count, decided as everywhere in RS001 by [`Streams`] on the type
+//! model: a socket field, parameter or local, an accepted socket, or a wrapper generic over
+//! `T: AsyncRead` (its poll loop spins for every reader it wraps, sockets included).
 
 use std::collections::HashSet;
 

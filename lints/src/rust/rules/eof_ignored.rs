@@ -31,9 +31,15 @@ crate::declare_rule! {
     ///   `poll_read_buf`): no test of what was filled, `if rb.filled().is_empty() { continue }`,
     ///   or `loop { ready!(io.poll_read(cx, buf))?; if buf.filled().len() > before { return .. } }`.
     ///
-    /// A connection is an accepted socket, a `TcpStream` / `UnixStream` (parameter, field,
-    /// `connect`, container entry), or a `BufReader` or half of one; reads on files, stdin or
-    /// values the analysis cannot trace are not checked. The loop is not flagged when anything
+    /// A connection is a value whose declared type reads one: an accepted socket, a
+    /// `TcpStream` / `UnixStream` or one of its halves, a generic parameter, `impl Trait` or
+    /// `dyn Trait` bounded by `Read` / `BufRead` / `AsyncRead` / `AsyncBufRead` (a library's
+    /// loop that spins at end of stream spins for every connection its users pass), a wrapper
+    /// or container of one (`BufReader<S>`, `Box<dyn Read>`, `HashMap<Token, TcpStream>`), a
+    /// field whose declared type is one (judged with the bounds of the struct's `impl` blocks),
+    /// a closure parameter declared as one, or a call of a function of the file whose read is on
+    /// a parameter declared as one; reads on files, stdin and values whose type says nothing
+    /// are not checked (docs/rust-analysis.md, "The type model"). The loop is not flagged when anything
     /// on the end-of-stream path may leave it (`break`, `return`, `?` on something other than
     /// the read or a write of the empty data, a flag assignment, a test of the count or the
     /// line), hands the connection to other code, or when the loop is a `for` loop. Tests are
