@@ -3,16 +3,19 @@
 //! fix (`lab/real-bugs.tsv`). Both versions are fetched from the registry at run time with
 //! `cargo info NAME@VERSION` (which unpacks the crate into cargo's registry sources); the
 //! repository holds no code of theirs. waitlint is run from each crate's root as a user would
-//! (`waitlint check --format short .`), and a case is
-//! - caught when the case's rule fires in the buggy version inside the named function, and
-//! - quiet when it does not fire there in the fixed version.
+//! (`waitlint check --format short .`). The findings of the case's rule inside the named
+//! function are compared by message, and a case is
+//! - caught when the buggy version has a finding there that the fixed version does not (the
+//!   fix made it go away; a finding about something else in the same function, present in
+//!   both, is not this bug), and
+//! - quiet in the fixed version when the fix brought no finding of its own there.
 //!
 //! Usage: `real-bugs [--waitlint BIN] [--manifest FILE]`. Exits 1 when a case the manifest
 //! marks `caught` is no longer caught (or its fixed version fires): recall must not regress.
 //! A crate that cannot be fetched is a warning, not a failure (the registry may be out of
 //! reach), and so is a case marked `missed` that is now caught (update the manifest).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -63,15 +66,17 @@ fn main() {
         "case", "crate", "rule", "buggy", "fixed"
     );
     for case in &cases {
-        let buggy = judge(&waitlint, case, &case.buggy);
-        let fixed = judge(&waitlint, case, &case.fixed);
-        let (Some(buggy), Some(fixed)) = (buggy, fixed) else {
+        let buggy_findings = judge(&waitlint, case, &case.buggy);
+        let fixed_findings = judge(&waitlint, case, &case.fixed);
+        let (Some(b), Some(f)) = (buggy_findings, fixed_findings) else {
             println!(
                 "{:<28} {:<22} {:<6} {:<10} {:<10} {}  (warning: not fetched)",
                 case.id, case.krate, case.rule, "-", "-", case.expect
             );
             continue;
         };
+        let buggy = b.difference(&f).next().is_some();
+        let fixed = f.difference(&b).next().is_some();
         fetched += 1;
         caught += usize::from(buggy);
         quiet += usize::from(!fixed);
@@ -133,9 +138,9 @@ fn parse_manifest(text: &str) -> Vec<Case> {
     out
 }
 
-/// Whether the case's rule fires inside its function in `version`; `None` when the crate
-/// could not be fetched or the file is missing.
-fn judge(waitlint: &Path, case: &Case, version: &str) -> Option<bool> {
+/// The messages of the case's rule's findings inside its function in `version`; `None` when
+/// the crate could not be fetched or the file is missing.
+fn judge(waitlint: &Path, case: &Case, version: &str) -> Option<BTreeSet<String>> {
     let root = fetch(&case.krate, version)?;
     let file = root.join(&case.file);
     let source = std::fs::read_to_string(&file).ok()?;
@@ -153,21 +158,26 @@ fn judge(waitlint: &Path, case: &Case, version: &str) -> Option<bool> {
         .output()
         .ok()?;
     let report = String::from_utf8_lossy(&out.stdout);
-    let fires = report.lines().any(|l| {
-        let Some((path, rest)) = l.split_once(':') else {
-            return false;
-        };
-        let path = path.trim_start_matches("./");
-        let line: usize = rest
-            .split(':')
-            .next()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        path == case.file
-            && l.ends_with(&format!("[{}]", case.rule))
-            && ranges.iter().any(|(a, b)| (*a..=*b).contains(&line))
-    });
-    Some(fires)
+    let found = report
+        .lines()
+        .filter(|l| {
+            let Some((path, rest)) = l.split_once(':') else {
+                return false;
+            };
+            let path = path.trim_start_matches("./");
+            let line: usize = rest
+                .split(':')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            path == case.file
+                && l.ends_with(&format!("[{}]", case.rule))
+                && ranges.iter().any(|(a, b)| (*a..=*b).contains(&line))
+        })
+        // `path:line:col: severity: message [CODE]`: the message, without the position.
+        .map(|l| l.splitn(4, ':').nth(3).unwrap_or(l).trim().to_string())
+        .collect();
+    Some(found)
 }
 
 /// The crate's sources, unpacked by `cargo info` into cargo's registry cache.

@@ -536,14 +536,18 @@ pub fn summaries(imports: &Imports, fns: &[Function<'_>], types: &TypeModel<'_>)
         .iter()
         .filter(|f| !f.is_test && defined.get(f.name.as_str()) == Some(&1))
     {
-        let declared = Streams::of(imports, f, types, false);
-        if let Some(s) = summarise(&declared, &none, f.block) {
-            out.by_name.insert(f.name.clone(), s);
-            out.on_declared_reader.insert(f.name.clone());
-            continue;
-        }
+        // Every parameter counts first (a caller may pass a connection to any of them); most
+        // functions hand nothing back, and only those that do are looked at again with their
+        // declared types alone.
         let streams = Streams::of(imports, f, types, true);
-        if let Some(s) = summarise(&streams, &none, f.block) {
+        let Some(s) = summarise(&streams, &none, f.block) else {
+            continue;
+        };
+        let declared = Streams::of(imports, f, types, false);
+        if let Some(d) = summarise(&declared, &none, f.block) {
+            out.by_name.insert(f.name.clone(), d);
+            out.on_declared_reader.insert(f.name.clone());
+        } else {
             out.by_name.insert(f.name.clone(), s);
         }
     }

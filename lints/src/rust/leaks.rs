@@ -361,3 +361,108 @@ pub(crate) fn file_closes_fds(imports: &Imports, file: &syn::File) -> bool {
     f.visit_file(file);
     f.1
 }
+
+const INHERIT_NOTE: &str = "a descriptor accepted without close-on-exec is inherited by every child process this process starts (`Command::spawn`, `fork` + `exec`); when this process closes its copy the connection stays open in the child, so the peer's FIN is acknowledged and the connection waits in CLOSE_WAIT until the child exits, and the client never sees this side close. std's and tokio's `accept` always set the flag; a library cannot know whether its users start child processes";
+
+/// `libc::accept` / nix `accept` (never close-on-exec), and `accept4` whose flags do not
+/// name `SOCK_CLOEXEC`, in `f`: the call and what to say about it. The caller decides, and is
+/// judged instead, when `f` hands the raw fd back (its return type names `RawFd`, `OwnedFd`,
+/// `c_int` or `i32`: nix's own `accept` wrapper) or takes the flags as a parameter.
+pub(crate) fn inheritable_accepts(
+    imports: &Imports,
+    f: &super::sockets::Function<'_>,
+) -> Vec<Leak> {
+    struct Calls<'i> {
+        imports: &'i Imports,
+        params: Vec<String>,
+        /// The identifiers of each `let name = ..` of the function (flags built beforehand:
+        /// `let flags = SOCK_CLOEXEC | SOCK_NONBLOCK;`).
+        lets: HashMap<String, Vec<String>>,
+        out: Vec<Leak>,
+    }
+    impl Calls<'_> {
+        fn cloexec(&self, flags: &Expr) -> bool {
+            super::sockets::idents_in_expr(flags).iter().any(|i| {
+                i == "SOCK_CLOEXEC"
+                    || self.params.contains(i)
+                    || self
+                        .lets
+                        .get(i)
+                        .is_some_and(|init| init.iter().any(|j| j == "SOCK_CLOEXEC"))
+            })
+        }
+    }
+    struct Lets(HashMap<String, Vec<String>>);
+    impl<'a> Visit<'a> for Lets {
+        fn visit_item(&mut self, _: &'a syn::Item) {}
+        fn visit_local(&mut self, l: &'a syn::Local) {
+            if let (Pat::Ident(p), Some(init)) = (&l.pat, &l.init) {
+                self.0.insert(
+                    p.ident.to_string(),
+                    super::sockets::idents_in_expr(&init.expr),
+                );
+            }
+            syn::visit::visit_local(self, l);
+        }
+    }
+    if let syn::ReturnType::Type(_, ty) = &f.sig.output {
+        let names = super::sockets::idents_in_type(ty);
+        if names
+            .iter()
+            .any(|n| matches!(n.as_str(), "RawFd" | "OwnedFd" | "c_int" | "i32"))
+        {
+            return Vec::new();
+        }
+    }
+    let params = f
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|i| match i {
+            syn::FnArg::Typed(t) => Some(super::eof::pat_idents(&t.pat)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    impl<'a> Visit<'a> for Calls<'_> {
+        fn visit_item(&mut self, _: &'a syn::Item) {}
+        fn visit_expr_call(&mut self, c: &'a syn::ExprCall) {
+            let paths = self.imports.resolve_expr(&c.func);
+            let raw = super::sockets::is_raw_accept(self.imports, &c.func);
+            let is = |tail: &str| paths.iter().any(|p| p.last().is_some_and(|l| l == tail));
+            // libc's flags are the fourth argument, nix's the second.
+            let flags_at = if paths.iter().any(|p| p.first().is_some_and(|f| f == "nix")) {
+                1
+            } else {
+                3
+            };
+            let inheritable = raw
+                && (is("accept")
+                    || (is("accept4")
+                        && !c.args.iter().nth(flags_at).is_some_and(|f| self.cloexec(f))));
+            if inheritable {
+                let at = node_span(c);
+                self.out.push(Leak {
+                    at,
+                    message: "connection accepted without close-on-exec: child processes inherit it".to_string(),
+                    label: "accepted here without `SOCK_CLOEXEC`".to_string(),
+                    accepted: at,
+                    extra: Vec::new(),
+                    note: INHERIT_NOTE,
+                    help: "accept with the flag: `libc::accept4(fd, addr, len, libc::SOCK_CLOEXEC)` (nix: `accept4(fd, SockFlag::SOCK_CLOEXEC)`), as std and tokio do",
+                });
+            }
+            syn::visit::visit_expr_call(self, c);
+        }
+    }
+    let mut lets = Lets(HashMap::new());
+    lets.visit_block(f.block);
+    let mut calls = Calls {
+        imports,
+        params,
+        lets: lets.0,
+        out: Vec::new(),
+    };
+    calls.visit_block(f.block);
+    calls.out
+}

@@ -1200,6 +1200,13 @@ pub fn idents_in_expr(expr: &Expr) -> Vec<String> {
     f.0
 }
 
+/// Every identifier in a type (`Result<RawFd>` gives `Result`, `RawFd`).
+pub fn idents_in_type(ty: &syn::Type) -> Vec<String> {
+    let mut f = Idents::default();
+    f.visit_type(ty);
+    f.0
+}
+
 /// Every identifier in a macro's tokens (`matches!(token, SERVER | CLIENT)`).
 pub fn idents_in_macro(mac: &syn::Macro) -> Vec<String> {
     let mut f = Idents::default();

@@ -3,7 +3,7 @@ use std::collections::HashSet;
 use syn::visit::Visit;
 
 use crate::diagnostic::{Diagnostic, Location};
-use crate::rust::leaks::{file_closes_fds, judge_raw, RawFd, Sinks};
+use crate::rust::leaks::{file_closes_fds, inheritable_accepts, judge_raw, RawFd, Sinks};
 use crate::rust::sockets::{accepted_names, structs, Shape};
 use crate::rust::Context;
 
@@ -18,7 +18,11 @@ crate::declare_rule! {
     ///   that the function only reads, writes or shuts down, never closing it, wrapping it
     ///   (`from_raw_fd`), returning it, storing it or handing it to another function;
     /// - an accepted fd stored in a raw-fd field (`fd: RawFd`) of a struct of the file that has
-    ///   no `Drop` impl, in a file that never closes a raw fd.
+    ///   no `Drop` impl, in a file that never closes a raw fd;
+    /// - a connection accepted without close-on-exec: `libc::accept` or nix's `accept`, or
+    ///   `accept4` whose flags do not include `SOCK_CLOEXEC`. A child process the program
+    ///   starts inherits the descriptor and keeps the connection open after this process has
+    ///   closed its copy (std and tokio always set the flag).
     ///
     /// It stays silent when ownership goes anywhere it cannot see: a raw fd passed to any
     /// function other than a libc/nix call that only borrows it (`read`, `write`, `send`,
@@ -67,7 +71,12 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let (structs, drops) = structs(ctx.file);
     let file_closes = file_closes_fds(imports, ctx.file);
     let mut leaks = Vec::new();
+    // Only a file that names `accept` can call libc's or nix's.
+    let raw_accepts = memchr::memmem::find(ctx.source.as_bytes(), b"accept").is_some();
     for f in ctx.analysis.non_test_functions() {
+        if raw_accepts {
+            leaks.extend(inheritable_accepts(imports, f));
+        }
         let names = accepted_names(imports, f.block);
         if names.is_empty() {
             continue;
@@ -108,11 +117,13 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let mut seen = HashSet::new();
     for leak in leaks.into_iter().filter(|l| seen.insert(l.at)) {
         let mut d = Diagnostic::new(&SOCKET_LEAKED, Location::new(0, leak.at), leak.message)
-            .primary_label(leak.label)
-            .label(
+            .primary_label(leak.label);
+        if leak.accepted != leak.at {
+            d = d.label(
                 Location::new(0, leak.accepted),
                 "the connection is accepted here",
             );
+        }
         for (span, label) in leak.extra {
             d = d.label(Location::new(0, span), label);
         }
