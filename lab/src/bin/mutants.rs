@@ -32,15 +32,8 @@ use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{Expr, Pat, Stmt};
 
-const READS: &[&str] = &[
-    "read",
-    "read_buf",
-    "try_read",
-    "try_read_buf",
-    "read_line",
-    "read_until",
-    "read_vectored",
-];
+/// The reads whose count is 0 at end of stream: the same list RS001 judges.
+use lints::rust::eof::READS;
 
 struct Mutant {
     kind: &'static str,
