@@ -4,7 +4,6 @@
 //! never ask for one (most files stop at a rule's cheap early check) never pays for it.
 
 use std::cell::OnceCell;
-use std::collections::HashSet;
 
 use super::crate_facts::{CrateFacts, Misses};
 use super::eof::EofHelpers;
@@ -81,11 +80,6 @@ impl<'a> FileAnalysis<'a> {
     /// What the file's declarations say about types: which hold a connection that can be read.
     pub fn types(&'a self) -> &'a TypeModel<'a> {
         self.types.get_or_init(|| TypeModel::of(self.file))
-    }
-
-    /// The fields of the file's structs whose declared type is a reader of a connection.
-    pub fn stream_fields(&'a self) -> &'a HashSet<String> {
-        self.types().reader_fields()
     }
 
     /// The functions that hand end of stream back to their caller as success, by name

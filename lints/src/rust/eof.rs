@@ -33,7 +33,8 @@ use super::flow::contains;
 use super::model::types::{Scope, TypeModel};
 use super::node_span;
 use super::sockets::{
-    accepted_names, method_span, through_access, through_wrappers, Function, Imports, Shape,
+    accepted_names, method_span, strip_pat_type, through_access, through_wrappers, Function,
+    Imports, Shape,
 };
 use crate::diagnostic::Location;
 
@@ -65,7 +66,6 @@ const STREAM_METHODS: &[&str] = &[
 /// The names of one function that hold a connection (or a container of connections).
 pub struct Streams<'f> {
     names: HashSet<String>,
-    fields: &'f HashSet<String>,
     types: &'f TypeModel<'f>,
     /// The function's generic parameters that are readers.
     scope: Scope,
@@ -89,7 +89,6 @@ impl<'f> Streams<'f> {
             .collect();
         let mut streams = Streams {
             names: HashSet::new(),
-            fields: types.reader_fields(),
             types,
             scope: types.scope(&generics),
             accepted: HashMap::new(),
@@ -127,7 +126,7 @@ impl<'f> Streams<'f> {
                 .get_ident()
                 .is_some_and(|i| self.names.contains(&i.to_string())),
             Expr::Field(f) => match &f.member {
-                Member::Named(i) => self.fields.contains(&i.to_string()),
+                Member::Named(i) => self.types.reader_fields().contains(&i.to_string()),
                 // An element of a tuple that holds one (`sender.body.0` of a
                 // `body: (Box<dyn Read + Send>, Option<u64>)`).
                 Member::Unnamed(_) => self.holds(&f.base),
@@ -195,7 +194,12 @@ impl<'ast> Visit<'ast> for Binder<'_, '_, '_> {
         if let Pat::Struct(p) = strip_pat_type(&l.pat) {
             for field in &p.fields {
                 if let Member::Named(name) = &field.member {
-                    if self.streams.fields.contains(&name.to_string()) {
+                    if self
+                        .streams
+                        .types
+                        .reader_fields()
+                        .contains(&name.to_string())
+                    {
                         self.streams.names.extend(pat_idents(&field.pat));
                     }
                 }
@@ -239,13 +243,6 @@ impl<'ast> Visit<'ast> for Binder<'_, '_, '_> {
             }
         }
         visit::visit_expr_method_call(self, m);
-    }
-}
-
-fn strip_pat_type(p: &Pat) -> &Pat {
-    match p {
-        Pat::Type(t) => strip_pat_type(&t.pat),
-        p => p,
     }
 }
 
@@ -386,25 +383,14 @@ pub fn is_ok_zero(pat: &Pat) -> bool {
 /// Whether `e` is `name == 0`, `0 == name`, `name < 1` (through parentheses and casts), or an
 /// `||` with such an operand.
 pub fn is_zero_test(e: &Expr, name: &str) -> bool {
-    let is_name = |e: &Expr| {
-        let mut e = e;
-        while let Expr::Paren(_) | Expr::Cast(_) = e {
-            e = match e {
-                Expr::Paren(p) => &p.expr,
-                Expr::Cast(c) => &c.expr,
-                _ => unreachable!("matched above"),
-            };
-        }
-        matches!(e, Expr::Path(p) if p.path.is_ident(name))
-    };
-    let lit = |e: &Expr, v: &str| matches!(e, Expr::Lit(l) if matches!(&l.lit, syn::Lit::Int(i) if i.base10_digits() == v));
+    let (count, int) = (|e: &Expr| is_count(e, name), is_int);
     match e {
         Expr::Paren(p) => is_zero_test(&p.expr, name),
         Expr::Binary(b) => match b.op {
             syn::BinOp::Eq(_) | syn::BinOp::Le(_) => {
-                (is_name(&b.left) && lit(&b.right, "0")) || (lit(&b.left, "0") && is_name(&b.right))
+                (count(&b.left) && int(&b.right, "0")) || (int(&b.left, "0") && count(&b.right))
             }
-            syn::BinOp::Lt(_) => is_name(&b.left) && lit(&b.right, "1"),
+            syn::BinOp::Lt(_) => count(&b.left) && int(&b.right, "1"),
             syn::BinOp::Or(_) => is_zero_test(&b.left, name) || is_zero_test(&b.right, name),
             _ => false,
         },
@@ -412,20 +398,36 @@ pub fn is_zero_test(e: &Expr, name: &str) -> bool {
     }
 }
 
+/// The count `name`, through parentheses and casts (`(n as u64)`).
+fn is_count(mut e: &Expr, name: &str) -> bool {
+    loop {
+        e = match e {
+            Expr::Paren(p) => &p.expr,
+            Expr::Cast(c) => &c.expr,
+            Expr::Path(p) => return p.path.is_ident(name),
+            _ => return false,
+        };
+    }
+}
+
+/// The integer literal `v`.
+fn is_int(e: &Expr, v: &str) -> bool {
+    matches!(e, Expr::Lit(l) if matches!(&l.lit, syn::Lit::Int(i) if i.base10_digits() == v))
+}
+
 /// Whether `e` tests that the count `name` is not zero (`n > 0`, `n != 0`, `0 < n`, `n >= 1`):
 /// its branch runs only on data, so at end of stream the code after it runs as if nothing
 /// happened.
 pub fn is_nonzero_test(e: &Expr, name: &str) -> bool {
-    let is_name = |e: &Expr| matches!(e, Expr::Path(p) if p.path.is_ident(name));
-    let lit = |e: &Expr, v: &str| matches!(e, Expr::Lit(l) if matches!(&l.lit, syn::Lit::Int(i) if i.base10_digits() == v));
+    let (count, int) = (|e: &Expr| is_count(e, name), is_int);
     match e {
         Expr::Paren(p) => is_nonzero_test(&p.expr, name),
         Expr::Binary(b) => match b.op {
             syn::BinOp::Gt(_) | syn::BinOp::Ne(_) => {
-                (is_name(&b.left) && lit(&b.right, "0")) || (lit(&b.left, "0") && is_name(&b.right))
+                (count(&b.left) && int(&b.right, "0")) || (int(&b.left, "0") && count(&b.right))
             }
-            syn::BinOp::Lt(_) => lit(&b.left, "0") && is_name(&b.right),
-            syn::BinOp::Ge(_) => is_name(&b.left) && lit(&b.right, "1"),
+            syn::BinOp::Lt(_) => int(&b.left, "0") && count(&b.right),
+            syn::BinOp::Ge(_) => count(&b.left) && int(&b.right, "1"),
             _ => false,
         },
         _ => false,

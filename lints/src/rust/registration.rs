@@ -10,7 +10,7 @@ use syn::visit::{self, Visit};
 use syn::{Block, Expr, Pat};
 
 use crate::rust::node_span;
-use crate::rust::sockets::{contains, listener_ctor, Imports};
+use crate::rust::sockets::{contains, listener_ctor, strip_pat_type, Imports};
 use crate::rust::summary::{root_name, Container};
 
 /// Whether a registered root name is a listener (bound from `TcpListener::bind`, or named
@@ -32,7 +32,7 @@ pub(crate) fn listener_names(imports: &Imports, block: &Block) -> Vec<String> {
     impl<'a> Visit<'a> for Finder<'_> {
         fn visit_item(&mut self, _: &'a syn::Item) {}
         fn visit_local(&mut self, l: &'a syn::Local) {
-            if let (Some(init), Pat::Ident(i)) = (&l.init, strip(&l.pat)) {
+            if let (Some(init), Pat::Ident(i)) = (&l.init, strip_pat_type(&l.pat)) {
                 let from_std = matches!(crate::rust::sockets::through_wrappers(&init.expr),
                     Expr::Call(c) if matches!(&*c.func, Expr::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "from_std")));
                 if from_std || listener_ctor(self.imports, &init.expr).is_some() {
@@ -48,13 +48,6 @@ pub(crate) fn listener_names(imports: &Imports, block: &Block) -> Vec<String> {
     };
     f.visit_block(block);
     f.out
-}
-
-fn strip(p: &Pat) -> &Pat {
-    match p {
-        Pat::Type(t) => strip(&t.pat),
-        other => other,
-    }
 }
 
 /// Names bound to an element of the container (`if let Some(c) = conns.get_mut(&t)`,

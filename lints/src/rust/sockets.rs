@@ -1186,6 +1186,14 @@ pub fn contains(outer: Span, inner: Span) -> bool {
     outer.start <= inner.start && inner.end <= outer.end
 }
 
+/// A pattern without its type ascriptions (`s` in `let s: TcpStream`).
+pub fn strip_pat_type(pat: &Pat) -> &Pat {
+    match pat {
+        Pat::Type(t) => strip_pat_type(&t.pat),
+        other => other,
+    }
+}
+
 /// Every identifier in a pattern (constants in `SERVER | CLIENT =>`), macros included.
 pub fn idents_in_pat(pat: &Pat) -> Vec<String> {
     let mut f = Idents::default();

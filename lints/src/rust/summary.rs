@@ -40,8 +40,8 @@ use super::calls::path_segments;
 use super::crate_facts::{crate_callee, CrateCallee, CrateFacts};
 use super::node_span;
 use super::sockets::{
-    accepted_names, is_print_macro, method_span, through_access, through_wrappers, Function,
-    Imports, Shape,
+    accepted_names, is_print_macro, method_span, strip_pat_type, through_access, through_wrappers,
+    Function, Imports, Shape,
 };
 
 /// Methods that take elements out of a container (or empty it).
@@ -526,7 +526,7 @@ pub fn aliases(summaries: &Summaries<'_>, block: &Block) -> HashMap<String, Cont
     impl<'a> Visit<'a> for Finder<'_, '_> {
         fn visit_item(&mut self, _: &'a syn::Item) {}
         fn visit_local(&mut self, local: &'a syn::Local) {
-            if let (Some(init), Pat::Ident(i)) = (&local.init, strip_pat(&local.pat)) {
+            if let (Some(init), Pat::Ident(i)) = (&local.init, strip_pat_type(&local.pat)) {
                 if let Some(c) = container_root(&init.expr)
                     .and_then(|e| self.summaries.container_of(e, &self.out))
                 {
@@ -574,13 +574,6 @@ pub fn aliases(summaries: &Summaries<'_>, block: &Block) -> HashMap<String, Cont
     };
     f.visit_block(block);
     f.out
-}
-
-fn strip_pat(pat: &Pat) -> &Pat {
-    match pat {
-        Pat::Type(t) => strip_pat(&t.pat),
-        other => other,
-    }
 }
 
 /// The container expression an alias is made from, or `None` when the initializer is not a

@@ -100,7 +100,7 @@ const HELPER_HELP: &str = "make the helper report end of stream as something its
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let imports = ctx.analysis.imports();
     let fns = ctx.analysis.functions();
-    let fields = ctx.analysis.stream_fields();
+    let fields = ctx.analysis.types().reader_fields();
     let helpers = ctx.analysis.eof_helpers();
     let test_only = test_only(fns);
     let mut seen = HashSet::new();
