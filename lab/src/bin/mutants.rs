@@ -32,8 +32,10 @@ use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{Expr, Pat, Stmt};
 
-/// The reads whose count is 0 at end of stream: the same list RS001 judges.
-use lints::rust::eof::READS;
+// What RS001 itself calls a read, a zero test, a test function: the mutants break the code
+// the rule is about, recognised the same way.
+use lints::rust::eof::{is_zero_test, READS};
+use lints::rust::sockets::{is_cfg_test, is_test_attr, strip_pat_type};
 
 struct Mutant {
     kind: &'static str,
@@ -283,23 +285,17 @@ impl Finder {
 
 impl<'a> Visit<'a> for Finder {
     fn visit_item_fn(&mut self, f: &'a syn::ItemFn) {
-        if !is_test(&f.attrs) {
+        if !is_test_attr(&f.attrs) {
             self.in_fn(f.span(), |s| syn::visit::visit_item_fn(s, f));
         }
     }
     fn visit_impl_item_fn(&mut self, f: &'a syn::ImplItemFn) {
-        if !is_test(&f.attrs) {
+        if !is_test_attr(&f.attrs) {
             self.in_fn(f.span(), |s| syn::visit::visit_impl_item_fn(s, f));
         }
     }
     fn visit_item_mod(&mut self, m: &'a syn::ItemMod) {
-        let test = m.attrs.iter().any(|a| {
-            a.path().is_ident("cfg")
-                && a.meta
-                    .require_list()
-                    .is_ok_and(|l| l.tokens.to_string().contains("test"))
-        });
-        if !test {
+        if !is_cfg_test(&m.attrs) {
             syn::visit::visit_item_mod(self, m);
         }
     }
@@ -331,7 +327,7 @@ impl<'a> Visit<'a> for Finder {
                 let guarded_zero = match &arm.pat {
                     Pat::Guard(g) => match &*g.pat {
                         Pat::TupleStruct(t) => match t.elems.first() {
-                            Some(Pat::Ident(n)) => zero_test(&g.guard, &n.ident.to_string()),
+                            Some(Pat::Ident(n)) => is_zero_test(&g.guard, &n.ident.to_string()),
                             _ => false,
                         },
                         _ => false,
@@ -356,7 +352,7 @@ impl<'a> Visit<'a> for Finder {
         for stmt in &b.stmts {
             match stmt {
                 Stmt::Local(l) => {
-                    if let (Pat::Ident(p), Some(init)) = (strip_type(&l.pat), &l.init) {
+                    if let (Pat::Ident(p), Some(init)) = (strip_pat_type(&l.pat), &l.init) {
                         // `let n = read?;` or `let n = match read { Ok(n) => n, .. };`
                         let read = match &*init.expr {
                             Expr::Match(m) => is_read(&m.expr),
@@ -368,7 +364,8 @@ impl<'a> Visit<'a> for Finder {
                     }
                 }
                 Stmt::Expr(Expr::If(i), _)
-                    if counts.iter().any(|n| zero_test(&i.cond, n)) && leaves(&i.then_branch) =>
+                    if counts.iter().any(|n| is_zero_test(&i.cond, n))
+                        && leaves(&i.then_branch) =>
                 {
                     let cut = self.range(stmt);
                     self.push("drop-eof-test", cut, i.span().start().line);
@@ -377,20 +374,6 @@ impl<'a> Visit<'a> for Finder {
             }
         }
         syn::visit::visit_block(self, b);
-    }
-}
-
-/// `#[test]`, `#[tokio::test]`...: tests read on purpose until they see what they expect.
-fn is_test(attrs: &[syn::Attribute]) -> bool {
-    attrs
-        .iter()
-        .any(|a| a.path().segments.last().is_some_and(|s| s.ident == "test"))
-}
-
-fn strip_type(p: &Pat) -> &Pat {
-    match p {
-        Pat::Type(t) => strip_type(&t.pat),
-        p => p,
     }
 }
 
@@ -424,23 +407,6 @@ fn matches_ok_zero(p: &Pat) -> bool {
                 _ => false,
             }
         }
-        _ => false,
-    }
-}
-
-fn zero_test(e: &Expr, name: &str) -> bool {
-    let is_name = |e: &Expr| matches!(e, Expr::Path(p) if p.path.is_ident(name));
-    let lit = |e: &Expr, v: &str| matches!(e, Expr::Lit(l) if matches!(&l.lit, syn::Lit::Int(i) if i.base10_digits() == v));
-    match e {
-        Expr::Paren(p) => zero_test(&p.expr, name),
-        Expr::Binary(b) => match b.op {
-            syn::BinOp::Eq(_) => {
-                (is_name(&b.left) && lit(&b.right, "0")) || (lit(&b.left, "0") && is_name(&b.right))
-            }
-            syn::BinOp::Lt(_) => is_name(&b.left) && lit(&b.right, "1"),
-            syn::BinOp::Or(_) => zero_test(&b.left, name) || zero_test(&b.right, name),
-            _ => false,
-        },
         _ => false,
     }
 }
