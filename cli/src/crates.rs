@@ -5,12 +5,12 @@
 //! records it (`misses`). Here the files of that crate (the Rust targets under the same nearest
 //! `Cargo.toml`) that define such a function are summarised, and each file whose calls they
 //! answer is linted again with the crate's summaries. Files with no such call, most of a large
-//! tree, are parsed once. See `lints::rust::crate_facts` and docs/rust-analysis.md.
+//! tree, are parsed once. See `lints::rust::flow::crate_facts` and docs/rust-analysis.md.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use lints::rust::crate_facts::{self, CrateFacts, FileFacts, Wanted};
+use lints::rust::flow::crate_facts::{self, CrateFacts, FileFacts, Wanted};
 use rayon::prelude::*;
 
 use crate::args::Kind;

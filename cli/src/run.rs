@@ -27,7 +27,7 @@ pub(crate) struct Unit {
     /// from the parse that linted them.
     pub(crate) rust_items: HashMap<usize, lints::suppress::RustItems>,
     /// A Rust file's calls that another file of its crate may answer (`crates::second_pass`).
-    pub(crate) misses: lints::rust::crate_facts::Misses,
+    pub(crate) misses: lints::rust::flow::crate_facts::Misses,
 }
 
 fn display_name(path: &Path) -> String {
@@ -220,7 +220,7 @@ fn lint_loaded(
                     let lint = lints::rust::lint_in_crate(
                         source,
                         &config.settings,
-                        &lints::rust::crate_facts::CrateFacts::default(),
+                        &lints::rust::flow::crate_facts::CrateFacts::default(),
                     );
                     unit.diagnostics = lint.diagnostics;
                     unit.rust_items.insert(0, lint.items);

@@ -34,8 +34,8 @@ use syn::{Expr, Pat, Stmt};
 
 // What RS001 itself calls a read, a zero test, a test function: the mutants break the code
 // the rule is about, recognised the same way.
-use lints::rust::eof::{is_zero_test, READS};
-use lints::rust::sockets::{is_cfg_test, is_test_attr, strip_pat_type};
+use lints::rust::flow::eof::{is_zero_test, READS};
+use lints::rust::model::sockets::{is_cfg_test, is_test_attr, strip_pat_type};
 
 struct Mutant {
     kind: &'static str,

@@ -1,15 +1,15 @@
 //! Analyses of one file that several rules need, built once per file on first use and shared
-//! through [`Context::analysis`](super::Context): the resolved `use` items, the function
-//! bodies, and the crate-local function summaries of [`super::summary`]. A file whose rules
+//! through [`Context::analysis`](crate::rust::Context): the resolved `use` items, the function
+//! bodies, and the crate-local function summaries of [`crate::rust::flow::summary`]. A file whose rules
 //! never ask for one (most files stop at a rule's cheap early check) never pays for it.
 
 use std::cell::OnceCell;
 
-use super::crate_facts::{CrateFacts, Misses};
-use super::eof::EofHelpers;
-use super::model::types::TypeModel;
-use super::sockets::{functions, Function, Imports};
-use super::summary::Summaries;
+use crate::rust::flow::crate_facts::{CrateFacts, Misses};
+use crate::rust::flow::eof::EofHelpers;
+use crate::rust::flow::summary::Summaries;
+use crate::rust::model::sockets::{functions, Function, Imports};
+use crate::rust::model::types::TypeModel;
 
 pub struct FileAnalysis<'a> {
     file: &'a syn::File,
@@ -83,10 +83,11 @@ impl<'a> FileAnalysis<'a> {
     }
 
     /// The functions that hand end of stream back to their caller as success, by name
-    /// ([`super::eof::summaries`]).
+    /// ([`crate::rust::flow::eof::summaries`]).
     pub fn eof_helpers(&'a self) -> &'a EofHelpers<'a> {
         self.eof_helpers.get_or_init(|| {
-            let local = super::eof::summaries(self.imports(), self.functions(), self.types());
+            let local =
+                crate::rust::flow::eof::summaries(self.imports(), self.functions(), self.types());
             EofHelpers::with_crate(local, self.imports(), self.crate_facts)
         })
     }
@@ -142,7 +143,7 @@ impl<'a> FileAnalysis<'a> {
             self.functions()
                 .iter()
                 .filter(|f| f.is_test)
-                .map(|f| super::node_span(f.block))
+                .map(|f| crate::rust::node_span(f.block))
                 .collect()
         });
         bodies
@@ -158,15 +159,15 @@ fn loop_bodies(file: &syn::File) -> Vec<nginx_parser::Span> {
     struct Loops(Vec<nginx_parser::Span>);
     impl<'a> Visit<'a> for Loops {
         fn visit_expr_loop(&mut self, l: &'a syn::ExprLoop) {
-            self.0.push(super::node_span(&l.body));
+            self.0.push(crate::rust::node_span(&l.body));
             syn::visit::visit_expr_loop(self, l);
         }
         fn visit_expr_while(&mut self, w: &'a syn::ExprWhile) {
-            self.0.push(super::node_span(w));
+            self.0.push(crate::rust::node_span(w));
             syn::visit::visit_expr_while(self, w);
         }
         fn visit_expr_for_loop(&mut self, f: &'a syn::ExprForLoop) {
-            self.0.push(super::node_span(&f.body));
+            self.0.push(crate::rust::node_span(&f.body));
             syn::visit::visit_expr_for_loop(self, f);
         }
     }

@@ -5,33 +5,12 @@
 //! files that mention none of the APIs the rules look for, so most of a large tree is never
 //! parsed. Positions come from proc-macro2's `span-locations` as byte ranges.
 
-pub mod accept_loops;
 pub mod analysis;
-pub mod calls;
-pub mod chains;
-pub mod crate_facts;
-pub mod enclosing;
-pub mod eof;
-pub mod eof_paths;
-pub mod eof_propagation;
 pub mod flow;
-pub mod http_values;
-pub mod leaks;
-pub mod listeners;
-pub mod mio_tokens;
 pub mod model;
-pub mod ownership;
-pub mod per_request;
-pub mod poll_reads;
 pub mod prefilter;
-pub mod registration;
-pub mod removal;
 pub mod rules;
-pub mod select;
-pub mod sockets;
-pub mod summary;
-pub mod tasks;
-pub mod waits;
+pub mod syntax;
 
 use nginx_parser::Span;
 
@@ -62,7 +41,7 @@ pub fn node_span<T: syn::spanned::Spanned>(node: &T) -> Span {
 /// Lints one Rust source file alone (file index 0 in the returned diagnostics); the CLI uses
 /// [`lint_in_crate`], which also gives the suppression extents and the crate-wide questions.
 pub fn lint(source: &str, settings: &Settings) -> Vec<Diagnostic> {
-    lint_in_crate(source, settings, &crate_facts::CrateFacts::default()).diagnostics
+    lint_in_crate(source, settings, &flow::crate_facts::CrateFacts::default()).diagnostics
 }
 
 /// What linting one file within its crate gives.
@@ -74,8 +53,8 @@ pub struct FileLint {
     /// or does not parse.
     pub items: RustItems,
     /// Calls the rules could not judge that a function of another file of the crate may
-    /// answer: linting again with [`crate_facts::CrateFacts`] for them may find more.
-    pub misses: crate_facts::Misses,
+    /// answer: linting again with [`flow::crate_facts::CrateFacts`] for them may find more.
+    pub misses: flow::crate_facts::Misses,
 }
 
 /// Lints one Rust source file, with what `crate_facts` says about the functions other files of
@@ -83,7 +62,7 @@ pub struct FileLint {
 pub fn lint_in_crate(
     source: &str,
     settings: &Settings,
-    crate_facts: &crate_facts::CrateFacts,
+    crate_facts: &flow::crate_facts::CrateFacts,
 ) -> FileLint {
     let wants_items = crate::suppress::may_have_suppressions(source.as_bytes());
     let wants_rules = prefilter::may_match(source.as_bytes());

@@ -1,4 +1,7 @@
-//! The model of the code the Rust rules judge: what a type is (does it hold a connection that can
-//! be read), built once per file from its declarations and shared by the rules.
+//! The model of the code the Rust rules judge: which calls and types make a socket, a listener
+//! or a connection that can be read ([`sockets`]: the known APIs by name; [`types`]: what a
+//! declared type is, with generics, bounds, wrappers, containers and the file's own structs).
+//! Built once per file and shared by every rule; it depends only on [`super::syntax`].
 
+pub mod sockets;
 pub mod types;

@@ -5,10 +5,10 @@ use syn::visit::Visit;
 use syn::{Block, Expr, Pat};
 
 use crate::diagnostic::{Diagnostic, Location};
-use crate::rust::ownership::Lifetimes;
-use crate::rust::sockets::{accepted_names, Function, Imports, Shape};
-use crate::rust::tasks::{mentions, Body, Spawns};
-use crate::rust::waits::{own_sender, select_ignores_eof, Found, Waits};
+use crate::rust::flow::ownership::Lifetimes;
+use crate::rust::flow::tasks::{mentions, Body, Spawns};
+use crate::rust::flow::waits::{own_sender, select_ignores_eof, Found, Waits};
+use crate::rust::model::sockets::{accepted_names, Function, Imports, Shape};
 use crate::rust::{node_span, Context};
 
 crate::declare_rule! {

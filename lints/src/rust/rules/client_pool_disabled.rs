@@ -6,11 +6,11 @@ use syn::visit::Visit;
 use syn::{Expr, ExprCall, ExprMethodCall, Pat};
 
 use crate::diagnostic::{Diagnostic, Location};
-use crate::rust::calls::{file_constants, is_zero_duration, is_zero_int, unwrap_some};
-use crate::rust::chains::{chain, mentions_crate, root_path, strip};
-use crate::rust::enclosing::{track_enclosing_fns, EnclosingFns};
-use crate::rust::per_request::Regions;
-use crate::rust::sockets::{method_span, Imports};
+use crate::rust::flow::per_request::Regions;
+use crate::rust::model::sockets::{method_span, Imports};
+use crate::rust::syntax::calls::{file_constants, is_zero_duration, is_zero_int, unwrap_some};
+use crate::rust::syntax::chains::{chain, mentions_crate, root_path, strip};
+use crate::rust::syntax::enclosing::{track_enclosing_fns, EnclosingFns};
 use crate::rust::{span_of, Context};
 
 crate::declare_rule! {

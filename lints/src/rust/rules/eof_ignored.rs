@@ -5,12 +5,12 @@ use syn::visit::{self, Visit};
 use syn::{Expr, Pat, Stmt};
 
 use crate::diagnostic::{Diagnostic, Location};
-use crate::rust::eof::{is_ok_zero, read_site, EofHelpers, EofSummary, ReadSite, Streams};
-use crate::rust::eof_paths::{judge, judge_select, Form, Verdict};
-use crate::rust::flow::{Flow, LoopKind};
-use crate::rust::poll_reads::{self, PollFinding};
-use crate::rust::select::select_branches;
-use crate::rust::sockets::Function;
+use crate::rust::flow::control::{Flow, LoopKind};
+use crate::rust::flow::eof::paths::{judge, judge_select, Form, Verdict};
+use crate::rust::flow::eof::poll_reads::{self, PollFinding};
+use crate::rust::flow::eof::{is_ok_zero, read_site, EofHelpers, EofSummary, ReadSite, Streams};
+use crate::rust::flow::select::select_branches;
+use crate::rust::model::sockets::Function;
 use crate::rust::{node_span, Context};
 
 crate::declare_rule! {

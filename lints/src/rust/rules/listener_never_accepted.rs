@@ -5,16 +5,16 @@ use syn::visit::Visit;
 use syn::Expr;
 
 use crate::diagnostic::{Diagnostic, Location};
-use crate::rust::accept_loops::{
+use crate::rust::flow::accept_loops::{
     borrows_self, dropped_between, exits_on_error, keeps_running, runs_method, self_field,
     shared_names, Share,
 };
-use crate::rust::listeners::{destructured, kept_open, verdict, Binds, Verdict, ACCEPTING};
-use crate::rust::mio_tokens::{register_token, HandledTokens};
-use crate::rust::sockets::{
+use crate::rust::flow::listeners::{destructured, kept_open, verdict, Binds, Verdict, ACCEPTING};
+use crate::rust::flow::mio_tokens::{register_token, HandledTokens};
+use crate::rust::flow::tasks::{local_name, mentions, task_body, Body, Spawns};
+use crate::rust::model::sockets::{
     contains, structs, token_matches, uses, uses_in_file, Function, Imports, Target, Use, UseKind,
 };
-use crate::rust::tasks::{local_name, mentions, task_body, Body, Spawns};
 use crate::rust::{node_span, Context};
 
 crate::declare_rule! {

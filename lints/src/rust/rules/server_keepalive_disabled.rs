@@ -4,13 +4,13 @@ use syn::visit::Visit;
 use syn::{Expr, ExprArray, ExprCall, ExprMethodCall};
 
 use crate::diagnostic::{Diagnostic, Location};
-use crate::rust::calls::{file_constants, path_ends_with};
-use crate::rust::chains::{chain, mentions_crate, root_path, strip};
-use crate::rust::enclosing::{track_enclosing_fns, EnclosingFns};
-use crate::rust::http_values::{
+use crate::rust::model::sockets::method_span;
+use crate::rust::syntax::calls::{file_constants, path_ends_with};
+use crate::rust::syntax::chains::{chain, mentions_crate, root_path, strip};
+use crate::rust::syntax::enclosing::{track_enclosing_fns, EnclosingFns};
+use crate::rust::syntax::http_values::{
     is_actix_disabled, is_connection_close, is_false, is_request, is_served_response,
 };
-use crate::rust::sockets::method_span;
 use crate::rust::{node_span, Context};
 
 crate::declare_rule! {

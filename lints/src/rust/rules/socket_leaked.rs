@@ -3,8 +3,8 @@ use std::collections::HashSet;
 use syn::visit::Visit;
 
 use crate::diagnostic::{Diagnostic, Location};
-use crate::rust::leaks::{file_closes_fds, inheritable_accepts, judge_raw, RawFd, Sinks};
-use crate::rust::sockets::{accepted_names, structs, Shape};
+use crate::rust::flow::leaks::{file_closes_fds, inheritable_accepts, judge_raw, RawFd, Sinks};
+use crate::rust::model::sockets::{accepted_names, structs, Shape};
 use crate::rust::Context;
 
 crate::declare_rule! {

@@ -3,12 +3,12 @@ use std::collections::HashSet;
 use syn::visit::Visit;
 
 use crate::diagnostic::{Diagnostic, Location};
-use crate::rust::eof_propagation::{err_only_removals, matching_store};
-use crate::rust::removal::{
+use crate::rust::flow::eof::propagation::{err_only_removals, matching_store};
+use crate::rust::flow::removal::{
     breaks, destructured_fields, is_err, is_ok_zero, long_lived_local, returned, stmts_after, Reads,
 };
-use crate::rust::sockets::{structs, Function};
-use crate::rust::summary::{holders, stores, Container, Store, Summaries};
+use crate::rust::flow::summary::{holders, stores, Container, Store, Summaries};
+use crate::rust::model::sockets::{structs, Function};
 use crate::rust::{node_span, Context};
 
 crate::declare_rule! {

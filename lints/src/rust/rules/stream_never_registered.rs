@@ -3,9 +3,9 @@ use std::collections::HashSet;
 use nginx_parser::Span;
 
 use crate::diagnostic::{Diagnostic, Location};
-use crate::rust::registration::{is_listener, listener_names, only_on_branch, views};
-use crate::rust::sockets::contains;
-use crate::rust::summary::{stores, Store};
+use crate::rust::flow::registration::{is_listener, listener_names, only_on_branch, views};
+use crate::rust::flow::summary::{stores, Store};
+use crate::rust::model::sockets::contains;
 use crate::rust::Context;
 
 crate::declare_rule! {

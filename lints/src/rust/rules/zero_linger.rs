@@ -4,10 +4,10 @@ use syn::visit::Visit;
 use syn::{Expr, ExprCall, ExprMethodCall, ExprStruct, Member};
 
 use crate::diagnostic::{Diagnostic, Location};
-use crate::rust::calls::{
+use crate::rust::syntax::calls::{
     file_constants, is_zero_duration, is_zero_int, path_ends_with, unwrap_some,
 };
-use crate::rust::enclosing::{track_enclosing_fns, EnclosingFns};
+use crate::rust::syntax::enclosing::{track_enclosing_fns, EnclosingFns};
 use crate::rust::Context;
 
 crate::declare_rule! {

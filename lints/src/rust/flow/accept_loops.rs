@@ -9,9 +9,9 @@ use nginx_parser::Span;
 use syn::visit::Visit;
 use syn::{Block, Expr, Member, Pat};
 
-use crate::rust::calls::path_ends_with;
-use crate::rust::sockets::{contains, method_span, through_access, Function};
-use crate::rust::tasks::{has_exit, local_name, Body};
+use crate::rust::flow::tasks::{has_exit, local_name, Body};
+use crate::rust::model::sockets::{contains, method_span, through_access, Function};
+use crate::rust::syntax::calls::path_ends_with;
 use crate::rust::{node_span, span_of};
 
 /// A name that shares a value with another owner.
@@ -50,7 +50,7 @@ pub(crate) fn shared_names(block: &Block) -> HashMap<String, Share> {
                         _ => None,
                     }
                 }
-                let value = crate::rust::sockets::through_wrappers(&init.expr);
+                let value = crate::rust::model::sockets::through_wrappers(&init.expr);
                 let cloned = match value {
                     Expr::MethodCall(m) if m.method == "clone" && m.args.is_empty() => {
                         Some(through_access(&m.receiver))
@@ -263,7 +263,7 @@ pub(crate) fn keeps_running(f: &Function<'_>, task: Span) -> Option<Span> {
     impl Finder {
         /// Whether `e` is the spawned task itself: its handle, or the spawn call.
         fn is_task(&self, e: &Expr) -> bool {
-            let e = crate::rust::sockets::through_wrappers(e);
+            let e = crate::rust::model::sockets::through_wrappers(e);
             contains(node_span(e), self.0)
                 || local_name(e).is_some_and(|n| Some(&n) == self.1.as_ref())
         }

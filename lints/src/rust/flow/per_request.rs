@@ -14,8 +14,8 @@ use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{Attribute, Expr, ExprCall, ExprMethodCall, Meta};
 
-use crate::rust::chains::{chain, strip};
-use crate::rust::sockets::Imports;
+use crate::rust::model::sockets::Imports;
+use crate::rust::syntax::chains::{chain, strip};
 
 /// Route attributes (`#[get("/")]`) and axum's routing functions (`get(handler)`).
 const ROUTES: &[&str] = &[
@@ -270,7 +270,7 @@ impl<'a> Visit<'a> for Walk<'_> {
     fn visit_expr_call(&mut self, call: &'a ExprCall) {
         if LAZY
             .iter()
-            .any(|t| crate::rust::calls::path_ends_with(&call.func, &[t, "new"]))
+            .any(|t| crate::rust::syntax::calls::path_ends_with(&call.func, &[t, "new"]))
         {
             self.closures(call.args.iter(), Kind::Once);
         } else if self.names.takes_handler(call) {

@@ -9,9 +9,9 @@ use nginx_parser::Span;
 use syn::visit::Visit;
 use syn::{Block, Expr, Pat};
 
+use crate::rust::flow::tasks::{local_name, mentions, Body};
+use crate::rust::model::sockets::{contains, through_access, through_wrappers};
 use crate::rust::node_span;
-use crate::rust::sockets::{contains, through_access, through_wrappers};
-use crate::rust::tasks::{local_name, mentions, Body};
 
 /// Methods whose result still holds the connection (`let (rd, wr) = socket.into_split()`,
 /// `let lines = reader.lines()`); `into_*` ones consume the receiver.

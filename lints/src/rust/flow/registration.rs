@@ -9,9 +9,9 @@ use nginx_parser::Span;
 use syn::visit::{self, Visit};
 use syn::{Block, Expr, Pat};
 
+use crate::rust::flow::summary::{root_name, Container};
+use crate::rust::model::sockets::{contains, listener_ctor, strip_pat_type, Imports};
 use crate::rust::node_span;
-use crate::rust::sockets::{contains, listener_ctor, strip_pat_type, Imports};
-use crate::rust::summary::{root_name, Container};
 
 /// Whether a registered root name is a listener (bound from `TcpListener::bind`, or named
 /// like one) or a waker.
@@ -33,7 +33,7 @@ pub(crate) fn listener_names(imports: &Imports, block: &Block) -> Vec<String> {
         fn visit_item(&mut self, _: &'a syn::Item) {}
         fn visit_local(&mut self, l: &'a syn::Local) {
             if let (Some(init), Pat::Ident(i)) = (&l.init, strip_pat_type(&l.pat)) {
-                let from_std = matches!(crate::rust::sockets::through_wrappers(&init.expr),
+                let from_std = matches!(crate::rust::model::sockets::through_wrappers(&init.expr),
                     Expr::Call(c) if matches!(&*c.func, Expr::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "from_std")));
                 if from_std || listener_ctor(self.imports, &init.expr).is_some() {
                     self.out.push(i.ident.to_string());

@@ -4,7 +4,7 @@
 
 use syn::{Expr, ExprMethodCall};
 
-use super::calls::path_segments;
+use crate::rust::syntax::calls::path_segments;
 
 /// Through what does not change which value an expression is: parentheses, `&`, `?`, `.await`,
 /// and `.unwrap()` / `.expect(..)`.

@@ -18,7 +18,7 @@ use syn::punctuated::Punctuated;
 use syn::visit::{self, Visit};
 use syn::{Attribute, BinOp, Block, Expr, Member, Pat, Signature, Stmt, UseTree};
 
-use super::{node_span, span_of};
+use crate::rust::{node_span, span_of};
 
 /// Crates whose paths the analysis recognises; a path rooted elsewhere (`crate::`, another
 /// crate) is somebody else's type, whatever its name.

@@ -7,7 +7,7 @@ use nginx_parser::Span;
 use syn::visit::Visit;
 use syn::{Expr, Member, Pat};
 
-use crate::rust::sockets::{
+use crate::rust::model::sockets::{
     is_print_macro, listener_ctor, socket2_ctor, Function, Imports, Use, UseKind,
 };
 use crate::rust::{node_span, span_of};
@@ -62,7 +62,7 @@ impl<'ast> Visit<'ast> for Binds<'_> {
 
 /// `Some(x)` → `x`, else the expression itself.
 fn unwrap_some(e: &Expr) -> &Expr {
-    crate::rust::calls::unwrap_some(e).unwrap_or(e)
+    crate::rust::syntax::calls::unwrap_some(e).unwrap_or(e)
 }
 
 /// Where a function keeps running after the `let` that binds a listener (ending at `after`), with the listener still open: a
@@ -91,7 +91,7 @@ pub(crate) fn kept_open(f: &Function<'_>, after: u32) -> Option<Span> {
                 _ => (None, None),
             };
             self.3 |= match e {
-                Expr::Call(c) => crate::rust::calls::path_ends_with(&c.func, &["connect"]),
+                Expr::Call(c) => crate::rust::syntax::calls::path_ends_with(&c.func, &["connect"]),
                 Expr::MethodCall(m) => m.method == "connect",
                 _ => false,
             };

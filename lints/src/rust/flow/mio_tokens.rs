@@ -8,11 +8,11 @@ use nginx_parser::Span;
 use syn::visit::Visit;
 use syn::{Block, Expr};
 
-use crate::rust::calls::{file_constants, path_ends_with};
-use crate::rust::node_span;
-use crate::rust::sockets::{
+use crate::rust::model::sockets::{
     idents_in_expr, idents_in_macro, idents_in_pat, is_print_macro, through_access,
 };
+use crate::rust::node_span;
+use crate::rust::syntax::calls::{file_constants, path_ends_with};
 
 /// The tokens a file's event loop handles: what the arms of its token matches name, and the
 /// identifiers it compares with `==`.

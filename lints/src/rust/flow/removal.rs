@@ -9,9 +9,9 @@ use nginx_parser::Span;
 use syn::visit::{self, Visit};
 use syn::{Block, Expr, Pat, Stmt};
 
+use crate::rust::flow::summary::Container;
+use crate::rust::model::sockets::contains;
 use crate::rust::node_span;
-use crate::rust::sockets::contains;
-use crate::rust::summary::Container;
 
 /// Field names that some pattern of the file destructures (`let Server { conns, .. } = self`):
 /// removals through the bound name are not followed back to the field.
@@ -77,7 +77,9 @@ pub(crate) fn returned(block: &Block, c: &Container) -> bool {
         return false;
     };
     match block.stmts.last() {
-        Some(Stmt::Expr(e, None)) => crate::rust::summary::root_name(e).as_deref() == Some(name),
+        Some(Stmt::Expr(e, None)) => {
+            crate::rust::flow::summary::root_name(e).as_deref() == Some(name)
+        }
         _ => false,
     }
 }
@@ -103,7 +105,7 @@ impl<'a> Visit<'a> for Reads<'a> {
             self.loops.push(node_span(e));
         }
         if let Expr::Match(m) = e {
-            if let Expr::MethodCall(call) = crate::rust::sockets::through_access(&m.expr) {
+            if let Expr::MethodCall(call) = crate::rust::model::sockets::through_access(&m.expr) {
                 let method = call.method.to_string();
                 if method.contains("read") || method.contains("recv") {
                     self.found.push((m, self.loops.clone()));

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use syn::{Expr, Lit};
 
-use crate::rust::calls::{is_zero_duration, path_ends_with, unwrap_some};
-use crate::rust::chains::{chain, root_path, strip};
+use crate::rust::syntax::calls::{is_zero_duration, path_ends_with, unwrap_some};
+use crate::rust::syntax::chains::{chain, root_path, strip};
 
 /// A `false` literal, or a constant of the file that is one.
 pub(crate) fn is_false(expr: &Expr, consts: &HashMap<String, &Expr>) -> bool {

@@ -32,8 +32,8 @@ use proc_macro2::TokenTree;
 use syn::visit::{self, Visit};
 use syn::{Block, Expr, Stmt};
 
-use super::calls::path_segments;
-use super::node_span;
+use crate::rust::node_span;
+use crate::rust::syntax::calls::path_segments;
 
 /// The kinds of loops; a `for` loop runs over a finite or external iterator, so most rules do
 /// not treat it as repeating forever.
@@ -137,7 +137,7 @@ impl<'a> Visit<'a> for Flow<'a> {
     }
 }
 
-pub use super::sockets::contains;
+pub use crate::rust::model::sockets::contains;
 
 /// How a region ends, relative to the loop it runs in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

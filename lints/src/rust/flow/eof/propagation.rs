@@ -20,11 +20,11 @@ use syn::visit::{self, Visit};
 use syn::{Block, Expr, Pat, ReturnType};
 
 use crate::diagnostic::Location;
-use crate::rust::eof::{pat_idents, EofHelpers, EofSummary};
+use crate::rust::flow::eof::{pat_idents, EofHelpers, EofSummary};
+use crate::rust::flow::removal::is_err;
+use crate::rust::flow::summary::{Container, Effects, Store, Summaries};
+use crate::rust::model::sockets::{contains, method_span, through_access, Function};
 use crate::rust::node_span;
-use crate::rust::removal::is_err;
-use crate::rust::sockets::{contains, method_span, through_access, Function};
-use crate::rust::summary::{Container, Effects, Store, Summaries};
 
 /// A helper call on a stored connection whose result is only checked for `Err`, with the
 /// removal that runs on that `Err` path.
@@ -280,7 +280,7 @@ impl<'a> Checks<'_, '_, 'a> {
             return None;
         };
         let (tail, steps) = body.block.stmts.split_last()?;
-        let ok_tail = matches!(tail, syn::Stmt::Expr(e, None) if matches!(e, Expr::Call(_)) && crate::rust::summary::is_unit_value(Some(e)));
+        let ok_tail = matches!(tail, syn::Stmt::Expr(e, None) if matches!(e, Expr::Call(_)) && crate::rust::flow::summary::is_unit_value(Some(e)));
         let mut calls = steps.iter().map(|s| match s {
             syn::Stmt::Expr(Expr::Try(t), Some(_)) if self.helper_call(&t.expr).is_some() => {
                 Some(&*t.expr)
@@ -512,10 +512,10 @@ fn passes_and_keeps(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rust::crate_facts::CrateFacts;
-    use crate::rust::eof::summaries as eof_summaries;
+    use crate::rust::flow::crate_facts::CrateFacts;
+    use crate::rust::flow::eof::summaries as eof_summaries;
+    use crate::rust::model::sockets::{functions, Imports};
     use crate::rust::model::types::TypeModel;
-    use crate::rust::sockets::{functions, Imports};
 
     /// The helpers named by the findings of every function of `src`.
     fn findings(src: &str) -> Vec<String> {
@@ -639,7 +639,7 @@ mod tests {
         let mut facts = CrateFacts::default();
         facts.add(
             1,
-            crate::rust::crate_facts::facts_of(&helper, &wanted, &Default::default()),
+            crate::rust::flow::crate_facts::facts_of(&helper, &wanted, &Default::default()),
         );
         let lint = |src: &str| -> Vec<Location> {
             crate::rust::lint_in_crate(src, &crate::Settings::default(), &facts)

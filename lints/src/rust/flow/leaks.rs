@@ -9,12 +9,12 @@ use nginx_parser::Span;
 use syn::visit::Visit;
 use syn::{Block, Expr, Pat, Stmt};
 
-use crate::rust::node_span;
-use crate::rust::sockets::{
+use crate::rust::model::sockets::{
     accepted_value, is_fd_borrowing, is_fd_closing, is_print_macro, is_raw_fd_type, method_span,
     through_access, through_wrappers, uses, AcceptedNames, Imports, Shape, StructDef, Target, Use,
     UseKind,
 };
+use crate::rust::node_span;
 
 const NOTE: &str = "when the peer closes, the kernel acknowledges its FIN and the connection waits in CLOSE_WAIT for this process to close its side; a leaked socket is never closed, so the connection, its file descriptor and its buffers are held until the process exits, and once the descriptors run out accept() fails with EMFILE and new connections are refused";
 
@@ -370,7 +370,7 @@ const INHERIT_NOTE: &str = "a descriptor accepted without close-on-exec is inher
 /// `c_int` or `i32`: nix's own `accept` wrapper) or takes the flags as a parameter.
 pub(crate) fn inheritable_accepts(
     imports: &Imports,
-    f: &super::sockets::Function<'_>,
+    f: &crate::rust::model::sockets::Function<'_>,
 ) -> Vec<Leak> {
     struct Calls<'i> {
         imports: &'i Imports,
@@ -382,14 +382,16 @@ pub(crate) fn inheritable_accepts(
     }
     impl Calls<'_> {
         fn cloexec(&self, flags: &Expr) -> bool {
-            super::sockets::idents_in_expr(flags).iter().any(|i| {
-                i == "SOCK_CLOEXEC"
-                    || self.params.contains(i)
-                    || self
-                        .lets
-                        .get(i)
-                        .is_some_and(|init| init.iter().any(|j| j == "SOCK_CLOEXEC"))
-            })
+            crate::rust::model::sockets::idents_in_expr(flags)
+                .iter()
+                .any(|i| {
+                    i == "SOCK_CLOEXEC"
+                        || self.params.contains(i)
+                        || self
+                            .lets
+                            .get(i)
+                            .is_some_and(|init| init.iter().any(|j| j == "SOCK_CLOEXEC"))
+                })
         }
     }
     struct Lets(HashMap<String, Vec<String>>);
@@ -399,14 +401,14 @@ pub(crate) fn inheritable_accepts(
             if let (Pat::Ident(p), Some(init)) = (&l.pat, &l.init) {
                 self.0.insert(
                     p.ident.to_string(),
-                    super::sockets::idents_in_expr(&init.expr),
+                    crate::rust::model::sockets::idents_in_expr(&init.expr),
                 );
             }
             syn::visit::visit_local(self, l);
         }
     }
     if let syn::ReturnType::Type(_, ty) = &f.sig.output {
-        let names = super::sockets::idents_in_type(ty);
+        let names = crate::rust::model::sockets::idents_in_type(ty);
         if names
             .iter()
             .any(|n| matches!(n.as_str(), "RawFd" | "OwnedFd" | "c_int" | "i32"))
@@ -419,7 +421,7 @@ pub(crate) fn inheritable_accepts(
         .inputs
         .iter()
         .filter_map(|i| match i {
-            syn::FnArg::Typed(t) => Some(super::eof::pat_idents(&t.pat)),
+            syn::FnArg::Typed(t) => Some(crate::rust::flow::eof::pat_idents(&t.pat)),
             _ => None,
         })
         .flatten()
@@ -428,7 +430,7 @@ pub(crate) fn inheritable_accepts(
         fn visit_item(&mut self, _: &'a syn::Item) {}
         fn visit_expr_call(&mut self, c: &'a syn::ExprCall) {
             let paths = self.imports.resolve_expr(&c.func);
-            let raw = super::sockets::is_raw_accept(self.imports, &c.func);
+            let raw = crate::rust::model::sockets::is_raw_accept(self.imports, &c.func);
             let is = |tail: &str| paths.iter().any(|p| p.last().is_some_and(|l| l == tail));
             // libc's flags are the fourth argument, nix's the second.
             let flags_at = if paths.iter().any(|p| p.first().is_some_and(|f| f == "nix")) {

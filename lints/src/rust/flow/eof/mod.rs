@@ -21,6 +21,10 @@
 //!   itself (`s.read(buf)` as its tail, `let n = s.read(buf)?; Ok(n)`), or its `Ok(0)` arm /
 //!   `if n == 0` branch returns `Ok(..)`.
 
+pub mod paths;
+pub mod poll_reads;
+pub mod propagation;
+
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
@@ -28,15 +32,15 @@ use nginx_parser::Span;
 use syn::visit::{self, Visit};
 use syn::{Block, Expr, Member, Pat, Stmt};
 
-use super::crate_facts::{crate_callee, CrateCallee, CrateFacts};
-use super::flow::contains;
-use super::model::types::{Scope, TypeModel};
-use super::node_span;
-use super::sockets::{
+use crate::diagnostic::Location;
+use crate::rust::flow::control::contains;
+use crate::rust::flow::crate_facts::{crate_callee, CrateCallee, CrateFacts};
+use crate::rust::model::sockets::{
     accepted_names, method_span, strip_pat_type, through_access, through_wrappers, Function,
     Imports, Shape,
 };
-use crate::diagnostic::Location;
+use crate::rust::model::types::{Scope, TypeModel};
+use crate::rust::node_span;
 
 /// Methods whose result counts bytes read and is 0 at end of stream.
 pub const READS: &[&str] = &[
@@ -495,7 +499,7 @@ impl<'a> EofHelpers<'a> {
         found
     }
 
-    /// See [`super::summary::Summaries::misses`]; with the span of each call.
+    /// See [`crate::rust::flow::summary::Summaries::misses`]; with the span of each call.
     pub fn misses(&self) -> Vec<(CrateCallee, Span)> {
         self.misses.borrow().clone()
     }
@@ -691,7 +695,7 @@ impl<'ast> Visit<'ast> for EofReturn<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rust::sockets::functions;
+    use crate::rust::model::sockets::functions;
 
     fn parse(src: &str) -> syn::File {
         syn::parse_file(src).expect("test source parses")

@@ -1,6 +1,6 @@
 //! Summaries of the functions a file calls but another file of its crate defines.
 //!
-//! Rules judge a call through the callee's summary ([`super::summary`], [`super::eof`]). A
+//! Rules judge a call through the callee's summary ([`crate::rust::flow::summary`], [`crate::rust::flow::eof`]). A
 //! callee the file does not define is unknown, and counts in the code's favour: a connection
 //! handed to it may be closed there. Linting a file alone, a helper in another file of the same
 //! crate (`self.close_connection(token)` in `conn.rs`, `use crate::codec::read_frame`) is such
@@ -24,12 +24,12 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use syn::Expr;
 
-use super::analysis::FileAnalysis;
-use super::calls::path_segments;
-use super::eof::EofSummary;
-use super::sockets::Imports;
-use super::summary::{Container, Summary};
 use crate::diagnostic::{FileIndex, Location};
+use crate::rust::analysis::FileAnalysis;
+use crate::rust::flow::eof::EofSummary;
+use crate::rust::flow::summary::{Container, Summary};
+use crate::rust::model::sockets::Imports;
+use crate::rust::syntax::calls::path_segments;
 
 /// A call that may run a function of another file of the crate.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -1,7 +1,7 @@
 //! The end-of-stream path of one read inside the loop that repeats it: which code runs when the
 //! read returns 0 (the `Ok(0)` arm or the arm that binds the count, the rest of the loop body,
 //! the branch of an `if n == 0`), and whether anything on it can leave the loop, test the
-//! count, or hand the connection to other code. Built on [`crate::rust::flow`]; used by
+//! count, or hand the connection to other code. Built on [`crate::rust::flow::control`]; used by
 //! `eof-ignored`.
 
 use std::collections::HashSet;
@@ -11,11 +11,13 @@ use proc_macro2::TokenTree;
 use syn::visit::{self, Visit};
 use syn::{BinOp, Expr, Pat, Stmt};
 
-use super::eof::{is_nonzero_test, is_ok_zero, is_zero_test, ReadSite, READS};
-use super::flow::{contains, exits_of_stmts, Exit, LoopKind, LoopSite};
-use super::node_span;
-use super::select::SelectBranch;
-use super::sockets::{idents_in_expr, is_print_macro, through_access, through_wrappers};
+use crate::rust::flow::control::{contains, exits_of_stmts, Exit, LoopKind, LoopSite};
+use crate::rust::flow::eof::{is_nonzero_test, is_ok_zero, is_zero_test, ReadSite, READS};
+use crate::rust::flow::select::SelectBranch;
+use crate::rust::model::sockets::{
+    idents_in_expr, is_print_macro, through_access, through_wrappers,
+};
+use crate::rust::node_span;
 
 /// How a read's result is consumed.
 pub enum Form<'a> {
@@ -98,7 +100,12 @@ pub fn judge(
                 }
                 None => "this arm also matches end of stream (`Ok(0)`), and stays in the loop"
                     .to_string(),
-                Some(n) if matches!(site.helper, Some(super::eof::EofSummary::Value(_))) => {
+                Some(n)
+                    if matches!(
+                        site.helper,
+                        Some(crate::rust::flow::eof::EofSummary::Value(_))
+                    ) =>
+                {
                     format!("at end of stream `{n}` holds the helper's success value, and this arm carries on")
                 }
                 Some(n) => format!(
@@ -111,7 +118,7 @@ pub fn judge(
             skip.extend(arms.iter().copied());
             let name = ident(pat)?;
             let label = match site.helper {
-                Some(super::eof::EofSummary::Value(_)) => format!(
+                Some(crate::rust::flow::eof::EofSummary::Value(_)) => format!(
                     "at end of stream `{name}` holds the helper's success value, and nothing tests it"
                 ),
                 _ => format!("`{name}` is 0 at end of stream, and nothing tests it"),
@@ -156,7 +163,10 @@ pub fn judge(
     }
     let body = &lp.body.stmts;
     let mut at = at;
-    let value = matches!(site.helper, Some(super::eof::EofSummary::Value(_)));
+    let value = matches!(
+        site.helper,
+        Some(crate::rust::flow::eof::EofSummary::Value(_))
+    );
     if let (Some(n), true) = (&count, value) {
         // A helper's value: passing it on is treating it as data; only a test of it counts.
         if in_condition(n, body, &skip, site.span) {
@@ -620,7 +630,9 @@ pub fn judge_select(
         .iter()
         .enumerate()
         .filter(|(i, _)| *i != read)
-        .all(|(_, b)| super::flow::exits(&b.body, &[]).judge(|_| false) == Exit::Stays);
+        .all(|(_, b)| {
+            crate::rust::flow::control::exits(&b.body, &[]).judge(|_| false) == Exit::Stays
+        });
     if !others_stay {
         return None;
     }
@@ -691,7 +703,7 @@ pub fn judge_select(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rust::select::select_branches;
+    use crate::rust::flow::select::select_branches;
 
     fn mac(src: &str) -> syn::Macro {
         syn::parse_str(src).expect("test macro parses")

@@ -8,12 +8,14 @@ use nginx_parser::Span;
 use syn::visit::Visit;
 use syn::{Block, Expr, Pat, Stmt};
 
-use crate::rust::calls::path_segments;
+use crate::rust::flow::ownership::{pat_idents, Kills, Lifetimes};
+use crate::rust::flow::select::{branches, is_select};
+use crate::rust::flow::tasks::{has_exit, local_name, mentions, Body};
+use crate::rust::model::sockets::{
+    contains, method_span, through_access, through_wrappers, Imports,
+};
 use crate::rust::node_span;
-use crate::rust::ownership::{pat_idents, Kills, Lifetimes};
-use crate::rust::select::{branches, is_select};
-use crate::rust::sockets::{contains, method_span, through_access, through_wrappers, Imports};
-use crate::rust::tasks::{has_exit, local_name, mentions, Body};
+use crate::rust::syntax::calls::path_segments;
 
 /// A wait found in a task body, before the ownership checks.
 pub(crate) enum Found {

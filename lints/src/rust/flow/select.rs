@@ -96,7 +96,7 @@ pub struct SelectBranch {
 }
 
 /// The branches of a `select!` macro, or `None` when its body does not parse as branches (then
-/// the macro is left to the token scan of [`crate::rust::flow`]).
+/// the macro is left to the token scan of [`crate::rust::flow::control`]).
 pub fn select_branches(mac: &syn::Macro) -> Option<Vec<SelectBranch>> {
     use syn::parse::ParseStream;
     use syn::Token;

@@ -3,7 +3,7 @@
 //! which values it registers with a readiness poller.
 //!
 //! A summary covers the free functions and methods the file defines, and, through
-//! [`CrateFacts`](super::crate_facts::CrateFacts), those of other files of the crate that a
+//! [`CrateFacts`](crate::rust::flow::crate_facts::CrateFacts), those of other files of the crate that a
 //! call may reach (`self.close(..)` defined in another file of the same `impl`, a function
 //! imported from `crate::`). A call to anything else is unknown, and the rules count it in the
 //! code's favour (a container handed to an unknown function may be cleaned there; an arm that
@@ -36,13 +36,13 @@ use nginx_parser::Span;
 use syn::visit::{self, Visit};
 use syn::{Block, Expr, FnArg, Member, Pat, ReturnType};
 
-use super::calls::path_segments;
-use super::crate_facts::{crate_callee, CrateCallee, CrateFacts};
-use super::node_span;
-use super::sockets::{
+use crate::rust::flow::crate_facts::{crate_callee, CrateCallee, CrateFacts};
+use crate::rust::model::sockets::{
     accepted_names, is_print_macro, method_span, strip_pat_type, through_access, through_wrappers,
     Function, Imports, Shape,
 };
+use crate::rust::node_span;
+use crate::rust::syntax::calls::path_segments;
 
 /// Methods that take elements out of a container (or empty it).
 pub const REMOVING_METHODS: &[&str] = &[
@@ -230,7 +230,7 @@ impl<'i> Summaries<'i> {
     }
 
     /// The calls the rules asked about that a function of another file of the crate may
-    /// answer (see [`super::crate_facts`]).
+    /// answer (see [`crate::rust::flow::crate_facts`]).
     pub fn misses(&self) -> BTreeSet<CrateCallee> {
         self.misses.borrow().clone()
     }
@@ -1086,7 +1086,7 @@ pub fn stores(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rust::sockets::functions;
+    use crate::rust::model::sockets::functions;
 
     fn with<R>(src: &str, f: impl FnOnce(&Summaries<'_>, &[Function<'_>]) -> R) -> R {
         let file: syn::File = syn::parse_str(src).unwrap();

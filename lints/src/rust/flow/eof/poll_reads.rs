@@ -31,11 +31,11 @@ use nginx_parser::Span;
 use syn::visit::{self, Visit};
 use syn::{BinOp, Block, Expr, Pat, Stmt, UnOp};
 
-use super::calls::{is_zero_int, path_ends_with};
-use super::eof::{pat_idents, Streams};
-use super::flow::{contains, exits, exits_of_stmts, Exit, Flow, LoopKind, LoopSite};
-use super::node_span;
-use super::sockets::{is_print_macro, method_span, through_access, through_wrappers};
+use crate::rust::flow::control::{contains, exits, exits_of_stmts, Exit, Flow, LoopKind, LoopSite};
+use crate::rust::flow::eof::{pat_idents, Streams};
+use crate::rust::model::sockets::{is_print_macro, method_span, through_access, through_wrappers};
+use crate::rust::node_span;
+use crate::rust::syntax::calls::{is_zero_int, path_ends_with};
 
 /// Polls whose end of stream is an empty success.
 const POLL_READS: &[&str] = &["poll_read", "poll_read_buf"];
@@ -569,7 +569,7 @@ impl<'a> Visit<'a> for Mentions<'_> {
             }
             Expr::Field(_) if is_buffer(e) => self.any = true,
             Expr::Macro(m) => {
-                let idents = super::sockets::idents_in_macro(&m.mac);
+                let idents = crate::rust::model::sockets::idents_in_macro(&m.mac);
                 let hit = |set: &HashSet<String>| idents.iter().any(|i| set.contains(i));
                 self.data |= hit(&self.names.data) || idents.iter().any(|i| i == "filled");
                 self.any |= hit(&self.names.data)
@@ -880,7 +880,7 @@ fn handed_over(poll: &Poll, body: &[Stmt], skip: &[Span]) -> bool {
                 }
                 // `ready!(..)` around the poll is the poll itself.
                 Expr::Macro(m) if !contains(node_span(m), self.poll.span) => {
-                    let idents = super::sockets::idents_in_macro(&m.mac);
+                    let idents = crate::rust::model::sockets::idents_in_macro(&m.mac);
                     let name = self.poll.field.as_ref().or(self.poll.root.as_ref());
                     let printed = m
                         .mac
@@ -930,7 +930,7 @@ fn handed_over(poll: &Poll, body: &[Stmt], skip: &[Span]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rust::sockets::{functions, Imports};
+    use crate::rust::model::sockets::{functions, Imports};
 
     /// The findings of every function of `src`, as the lines of their primary spans'
     /// first token.
