@@ -301,3 +301,33 @@ fn human_output_shows_the_helper_file_with_its_source() {
         "{text}"
     );
 }
+
+/// A relay between two connections, which `relay-half-close-unbounded` flags.
+const RELAY: &str = r#"
+use tokio::io::copy_bidirectional;
+use tokio::net::TcpStream;
+
+pub async fn relay(mut client: TcpStream, mut backend: TcpStream) {
+    let _ = copy_bidirectional(&mut client, &mut backend).await;
+}
+"#;
+
+#[test]
+fn integration_tests_and_benchmarks_of_a_crate_are_test_code() {
+    let dir = crate_with(&[
+        ("src/lib.rs", RELAY),
+        ("tests/relay.rs", RELAY),
+        ("tests/common/mod.rs", RELAY),
+        ("benches/relay.rs", RELAY),
+        ("examples/relay.rs", RELAY),
+    ]);
+    for args in [&["."][..], &["tests", "benches", "src", "examples"]] {
+        let (findings, _) = check(dir.path(), args);
+        let mut files: Vec<&str> = findings.iter().map(|(_, f, _)| f.as_str()).collect();
+        files.sort();
+        assert_eq!(files, ["examples/relay.rs", "src/lib.rs"], "check {args:?}");
+    }
+    // From inside the crate's test directory, the crate root is found the same way.
+    let (findings, _) = check(&dir.path().join("tests"), &["."]);
+    assert_eq!(findings, [], "check . in tests/");
+}

@@ -59,6 +59,42 @@ impl Roots {
     }
 }
 
+/// Drops the Rust rules' findings in a crate's integration tests and benchmarks (files under
+/// `tests/` or `benches/` beside its `Cargo.toml`): they are test code, which the rules skip as
+/// they skip `#[test]` functions and `#[cfg(test)]` modules.
+pub(crate) fn drop_test_code(targets: &[Target], units: &mut [Unit]) {
+    let mut roots = Roots::default();
+    for (target, unit) in targets.iter().zip(units) {
+        if target.kind != Kind::Rust || unit.diagnostics.is_empty() {
+            continue;
+        }
+        let Some(root) = roots.of(&target.path) else {
+            continue;
+        };
+        // The root is absolute when it lies above the working directory.
+        let absolute = root
+            .is_absolute()
+            .then(|| std::fs::canonicalize(&target.path).ok())
+            .flatten();
+        let relative = match (target.path.strip_prefix(&root), &absolute) {
+            (Ok(relative), _) => relative,
+            (Err(_), _) if root == Path::new(".") => &target.path,
+            (Err(_), Some(absolute)) => match absolute.strip_prefix(&root) {
+                Ok(relative) => relative,
+                Err(_) => continue,
+            },
+            (Err(_), None) => continue,
+        };
+        let first = relative
+            .components()
+            .find(|c| !matches!(c, std::path::Component::CurDir));
+        if first.is_some_and(|c| c.as_os_str() == "tests" || c.as_os_str() == "benches") {
+            unit.diagnostics
+                .retain(|d| d.rule.family != lints::registry::Family::Rust);
+        }
+    }
+}
+
 /// Lints again, with their crate's summaries, the Rust files whose first lint met calls that
 /// another file of the crate answers. `units[i]` is the first lint of `targets[i]`.
 pub(crate) fn second_pass(targets: &[Target], units: &mut [Unit], configs: &ConfigStore) {

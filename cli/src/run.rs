@@ -474,6 +474,7 @@ pub fn check(args: &CheckArgs) -> Outcome {
         .collect();
     progress.finish();
     crate::crates::second_pass(&targets, &mut units, &configs);
+    crate::crates::drop_test_code(&targets, &mut units);
     if let Some((target, text)) = &stdin_target {
         units.push(lint_target(target, Some(text), &configs));
     }

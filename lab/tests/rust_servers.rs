@@ -177,6 +177,14 @@ const SEND_AND_CLOSE: Clients = Clients {
     says: "send a line and close at once",
 };
 
+/// Clients of a relay: send a line and close at once, while the relay's backend accepts every
+/// connection and never closes it (`lab-server`'s holding backend).
+const SEND_AND_CLOSE_THROUGH_RELAY: Clients = Clients {
+    says: "send a line through the relay and close at once, while the backend behind the relay \
+           accepts every connection and never closes it",
+    ..SEND_AND_CLOSE
+};
+
 /// 20 clients at once talk to the server as `clients` says. Then waits for `settle`, which a
 /// look-alike must reach.
 fn close_wait_run(server: &mut LabServer, clients: Clients, settle: Settle) -> CloseWaitRun {
@@ -599,6 +607,18 @@ fn blocked_while_owning_select_ignoring_eof_vs_select_ending_at_eof() {
         Entry("blocked-while-owning/silent_select_eof::serve"),
         READ_ANSWER,
         HELD_SPINNING,
+    );
+}
+
+#[test]
+fn relay_half_close_unbounded_vs_timeout_after_first_end() {
+    close_wait_pair(
+        "rs010-relay",
+        "RS010/relay-half-close-unbounded",
+        Entry("relay-half-close-unbounded/fires::relay"),
+        Entry("relay-half-close-unbounded/silent::relay_eof_timeout"),
+        SEND_AND_CLOSE_THROUGH_RELAY,
+        HELD,
     );
 }
 

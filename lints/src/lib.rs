@@ -36,6 +36,7 @@ pub(crate) static ALL_RULES: &[&registry::Rule] = &[
     &rust::rules::zero_linger::ZERO_LINGER,
     &rust::rules::server_keepalive_disabled::SERVER_KEEPALIVE_DISABLED,
     &rust::rules::client_pool_disabled::CLIENT_POOL_DISABLED,
+    &rust::rules::relay_half_close_unbounded::RELAY_HALF_CLOSE_UNBOUNDED,
     &sysctl::rules::tcp_tw_recycle::TCP_TW_RECYCLE,
     &sysctl::rules::tw_reuse_without_timestamps::TW_REUSE_WITHOUT_TIMESTAMPS,
     &sysctl::rules::tcp_timestamps_disabled::TCP_TIMESTAMPS_DISABLED,

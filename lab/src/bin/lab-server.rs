@@ -24,11 +24,31 @@ enum Entry {
     /// An address to bind itself (`127.0.0.1:0`); the port is found afterwards from the
     /// process's own listening sockets.
     Addr(fn(SocketAddr)),
+    /// A relay: a bound tokio listener and the address of a backend that never closes a
+    /// connection (it accepts and holds each one, in this process), so that whatever a relay
+    /// keeps open is kept as long as the backend keeps its side.
+    Relay(fn(tokio::net::TcpListener, SocketAddr) -> BoxFuture),
 }
 
 /// Entry names are `<rule>/<fixture file stem>::<function>`, the function being a `pub fn` of
 /// that fixture file.
 const ENTRIES: &[(&str, Entry)] = &[
+    (
+        "relay-half-close-unbounded/fires::relay",
+        Entry::Relay(|l, backend| {
+            Box::pin(async move {
+                let _ = fx::relay_half_close_unbounded__fires::relay(l, backend).await;
+            })
+        }),
+    ),
+    (
+        "relay-half-close-unbounded/silent::relay_eof_timeout",
+        Entry::Relay(|l, backend| {
+            Box::pin(async move {
+                let _ = fx::relay_half_close_unbounded__silent::relay_eof_timeout(l, backend).await;
+            })
+        }),
+    ),
     (
         "socket-leaked/fires_std::serve_banner",
         Entry::Std(|l| {
@@ -245,6 +265,19 @@ fn run(entry: &Entry) -> std::io::Result<()> {
                 Ok::<_, std::io::Error>(())
             })?;
         }
+        Entry::Relay(serve) => {
+            let backend = holding_backend(loopback)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let listener = tokio::net::TcpListener::bind(loopback).await?;
+                announce(listener.local_addr()?.port())?;
+                serve(listener, backend).await;
+                Ok::<_, std::io::Error>(())
+            })?;
+        }
         Entry::Addr(serve) => {
             let serve = *serve;
             let server = std::thread::spawn(move || serve(loopback));
@@ -254,6 +287,21 @@ fn run(entry: &Entry) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A backend that accepts connections and never closes one, nor reads from it: the kernel still
+/// acknowledges a relay's FIN, so the relay sees its write side shut down and the backend's
+/// side stays open for as long as this process lives.
+fn holding_backend(loopback: SocketAddr) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(loopback)?;
+    let addr = listener.local_addr()?;
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().map_while(Result::ok) {
+            held.push(conn);
+        }
+    });
+    Ok(addr)
 }
 
 fn announce(port: u16) -> std::io::Result<()> {

@@ -36,6 +36,7 @@ const TRIGGERS: &[&[u8]] = &[
     b"ManuallyDrop::new",
     b"Listener::bind",
     b"TcpStream",
+    b"copy_bidirectional",
     b"UnixStream",
 ];
 

@@ -14,6 +14,7 @@ pub mod mio_tokens;
 pub mod ownership;
 pub mod per_request;
 pub mod registration;
+pub mod relays;
 pub mod removal;
 pub mod select;
 pub mod summary;

@@ -4,6 +4,7 @@ pub mod blocked_while_owning;
 pub mod client_pool_disabled;
 pub mod eof_ignored;
 pub mod listener_never_accepted;
+pub mod relay_half_close_unbounded;
 pub mod server_keepalive_disabled;
 pub mod socket_leaked;
 pub mod stored_never_removed;
@@ -43,5 +44,9 @@ pub static ALL: &[(&Rule, Check)] = &[
     (
         &client_pool_disabled::CLIENT_POOL_DISABLED,
         client_pool_disabled::check,
+    ),
+    (
+        &relay_half_close_unbounded::RELAY_HALF_CLOSE_UNBOUNDED,
+        relay_half_close_unbounded::check,
     ),
 ];
