@@ -20,7 +20,10 @@ crate::declare_rule! {
     /// Inside a function that itself implements a linger setter (`fn set_zero_linger`), setting
     /// the option is that function's job: its callers are flagged instead.
     /// Test code (`#[test]`, `#[tokio::test]`... functions and `#[cfg(test)]` modules) is not
-    /// checked: tests switch this on purpose, to exercise it.
+    /// checked: tests switch this on purpose, to exercise it. Nor is an error path (an `Err(..)`
+    /// match arm, `if let Err(..)`, the `else` of `let Ok(..) = .. else`, a `map_err` or
+    /// `or_else` closure): resetting a connection that failed (a handshake that did not verify,
+    /// a peer that broke the protocol) is what RST is for, and there is no response to lose.
     ///
     /// ## Why is this bad?
     /// With SO_LINGER on and a zero timeout, `close()` does not send FIN: the kernel discards
@@ -63,7 +66,19 @@ struct Finder<'a> {
     /// Inside a function that implements a linger setter itself (`fn set_zero_linger`), where
     /// setting the option is the function's documented job, not a choice of the caller.
     fns: EnclosingFns,
+    /// How many error paths (see the rule's doc) the visitor is inside.
+    error_paths: usize,
     out: Vec<(proc_macro2::Span, &'static str)>,
+}
+
+/// Whether a pattern matches only errors: `Err(..)`, in an or-pattern too.
+fn is_err_pattern(pat: &syn::Pat) -> bool {
+    match pat {
+        syn::Pat::TupleStruct(t) => t.path.segments.last().is_some_and(|s| s.ident == "Err"),
+        syn::Pat::Or(o) => o.cases.iter().all(is_err_pattern),
+        syn::Pat::Paren(p) => is_err_pattern(&p.pat),
+        _ => false,
+    }
 }
 
 fn is_linger_setter(name: &str) -> bool {
@@ -72,7 +87,7 @@ fn is_linger_setter(name: &str) -> bool {
 
 impl<'a> Finder<'a> {
     fn push(&mut self, span: proc_macro2::Span, what: &'static str) {
-        if !self.fns.any_is(is_linger_setter) {
+        if !self.fns.any_is(is_linger_setter) && self.error_paths == 0 {
             self.out.push((span, what));
         }
     }
@@ -81,8 +96,46 @@ impl<'a> Finder<'a> {
 impl<'a> Visit<'a> for Finder<'a> {
     track_enclosing_fns!('a, fns);
 
+    fn visit_arm(&mut self, arm: &'a syn::Arm) {
+        let error = is_err_pattern(&arm.pat);
+        self.error_paths += usize::from(error);
+        syn::visit::visit_arm(self, arm);
+        self.error_paths -= usize::from(error);
+    }
+
+    fn visit_expr_if(&mut self, e: &'a syn::ExprIf) {
+        let error = matches!(&*e.cond, Expr::Let(l) if is_err_pattern(&l.pat));
+        self.visit_expr(&e.cond);
+        self.error_paths += usize::from(error);
+        self.visit_block(&e.then_branch);
+        self.error_paths -= usize::from(error);
+        if let Some((_, other)) = &e.else_branch {
+            self.visit_expr(other);
+        }
+    }
+
+    fn visit_local(&mut self, local: &'a syn::Local) {
+        if let Some(init) = &local.init {
+            self.visit_expr(&init.expr);
+            if let Some((_, diverge)) = &init.diverge {
+                self.error_paths += 1;
+                self.visit_expr(diverge);
+                self.error_paths -= 1;
+            }
+        }
+    }
+
     fn visit_expr_method_call(&mut self, call: &'a ExprMethodCall) {
         let method = call.method.to_string();
+        if matches!(method.as_str(), "map_err" | "or_else") {
+            self.visit_expr(&call.receiver);
+            self.error_paths += 1;
+            for arg in &call.args {
+                self.visit_expr(arg);
+            }
+            self.error_paths -= 1;
+            return;
+        }
         if method == "set_linger" && call.args.len() == 1 {
             if let Some(inner) = unwrap_some(&call.args[0]) {
                 if is_zero_duration(inner, &self.consts) {
@@ -144,6 +197,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let mut finder = Finder {
         consts: file_constants(ctx.file),
         fns: EnclosingFns::default(),
+        error_paths: 0,
         out: Vec::new(),
     };
     finder.visit_file(ctx.file);
