@@ -11,8 +11,8 @@ use syn::{Block, Expr, Pat, Stmt};
 
 use crate::rust::model::sockets::{
     accepted_value, is_fd_borrowing, is_fd_closing, is_print_macro, is_raw_fd_type, method_span,
-    through_access, through_wrappers, uses, AcceptedNames, Imports, Shape, StructDef, Target, Use,
-    UseKind,
+    strip_pat_type, structs, through_access, through_wrappers, uses, AcceptedNames, Callee,
+    Imports, Shape, StructDef, Target, Use, UseKind,
 };
 use crate::rust::node_span;
 
@@ -266,6 +266,121 @@ fn hands_over(uses: &[Use]) -> bool {
     })
 }
 
+/// What a file says about who owns a raw fd: its structs, the types with a `Drop` impl, whether
+/// anything in it closes a raw fd, and the associated functions that store a parameter in a
+/// raw-fd field of their type (`impl FromRawFd for T { fn from_raw_fd(fd) -> T { T { fd } } }`).
+pub(crate) struct FdOwners<'a> {
+    pub structs: HashMap<String, StructDef<'a>>,
+    pub drops: HashSet<String>,
+    pub file_closes: bool,
+    /// (type, function) -> (parameter index, field).
+    pub constructors: HashMap<(String, String), (usize, String)>,
+}
+
+impl<'a> FdOwners<'a> {
+    pub(crate) fn of(imports: &Imports, file: &'a syn::File) -> FdOwners<'a> {
+        let (structs, drops) = structs(file);
+        let constructors = raw_fd_constructors(file, &structs);
+        FdOwners {
+            file_closes: file_closes_fds(imports, file, &constructors),
+            structs,
+            drops,
+            constructors,
+        }
+    }
+}
+
+/// The associated functions (no `self`) of the file's structs that build `Self { field: p }` or
+/// `T { field: p }` (`p as RawFd` too) from a parameter `p`, `field` being a raw-fd field.
+fn raw_fd_constructors(
+    file: &syn::File,
+    structs: &HashMap<String, StructDef<'_>>,
+) -> HashMap<(String, String), (usize, String)> {
+    struct Literals<'s> {
+        ty: &'s str,
+        params: &'s [String],
+        found: Vec<(usize, String)>,
+    }
+    impl<'ast> Visit<'ast> for Literals<'_> {
+        fn visit_expr_struct(&mut self, e: &'ast syn::ExprStruct) {
+            let named = e
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "Self" || s.ident == self.ty);
+            if named {
+                for f in &e.fields {
+                    let (syn::Member::Named(field), mut value) = (&f.member, &f.expr) else {
+                        continue;
+                    };
+                    while let Expr::Cast(c) = value {
+                        value = &c.expr;
+                    }
+                    let Expr::Path(p) = value else { continue };
+                    let Some(param) = p
+                        .path
+                        .get_ident()
+                        .and_then(|i| self.params.iter().position(|n| i == n))
+                    else {
+                        continue;
+                    };
+                    self.found.push((param, field.to_string()));
+                }
+            }
+            syn::visit::visit_expr_struct(self, e);
+        }
+    }
+    let mut out = HashMap::new();
+    for item in &file.items {
+        let syn::Item::Impl(imp) = item else { continue };
+        let syn::Type::Path(self_ty) = &*imp.self_ty else {
+            continue;
+        };
+        let Some(ty) = self_ty.path.segments.last().map(|s| s.ident.to_string()) else {
+            continue;
+        };
+        let Some(def) = structs.get(&ty) else {
+            continue;
+        };
+        for member in &imp.items {
+            let syn::ImplItem::Fn(f) = member else {
+                continue;
+            };
+            if f.sig.receiver().is_some() {
+                continue;
+            }
+            let params: Vec<String> = f
+                .sig
+                .inputs
+                .iter()
+                .map(|arg| match arg {
+                    syn::FnArg::Typed(t) => match strip_pat_type(&t.pat) {
+                        Pat::Ident(i) => i.ident.to_string(),
+                        _ => String::new(),
+                    },
+                    syn::FnArg::Receiver(_) => String::new(),
+                })
+                .collect();
+            let mut literals = Literals {
+                ty: &ty,
+                params: &params,
+                found: Vec::new(),
+            };
+            literals.visit_block(&f.block);
+            for (param, field) in literals.found {
+                let raw = def
+                    .fields
+                    .iter()
+                    .any(|(n, t, _)| *n == field && is_raw_fd_type(t));
+                if raw {
+                    out.insert((ty.clone(), f.sig.ident.to_string()), (param, field));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Follows a raw fd through its function: a leak when no use closes it or hands it over
 /// ([`hands_over`]); or when it is stored in a raw-fd field of a struct of the file that has no
 /// `Drop` impl while nothing in the file closes a raw fd (then that struct is the fd's only
@@ -274,10 +389,14 @@ pub(crate) fn judge_raw(
     imports: &Imports,
     block: &Block,
     fd: &RawFd,
-    structs: &HashMap<String, StructDef<'_>>,
-    drops: &HashSet<String>,
-    file_closes: bool,
+    owners: &FdOwners<'_>,
 ) -> Option<Leak> {
+    let FdOwners {
+        structs,
+        drops,
+        file_closes,
+        constructors,
+    } = owners;
     let uses: Vec<Use> = uses(imports, block, &Target::Local(fd.name.clone()))
         .into_iter()
         .filter(|u| u.span.start >= fd.from.end)
@@ -287,7 +406,28 @@ pub(crate) fn judge_raw(
     } else {
         "raw fd of an accepted socket"
     };
+    // `T::from_raw_fd(fd)` (any associated function of a file type that stores its parameter
+    // in a raw-fd field) is `T { field: fd }` written elsewhere.
+    let constructed = |u: &Use| match &u.kind {
+        UseKind::Argument {
+            callee: Callee::Path(candidates),
+            index,
+            ..
+        } => candidates.iter().find_map(|c| {
+            let [.., ty, func] = c.as_slice() else {
+                return None;
+            };
+            let (param, field) = constructors.get(&(ty.clone(), func.clone()))?;
+            (param == index).then(|| (ty.clone(), field.clone()))
+        }),
+        _ => None,
+    };
     let stored = uses.iter().find_map(|u| match &u.kind {
+        UseKind::Argument { .. } => {
+            let (ty, field) = constructed(u).filter(|(ty, _)| !drops.contains(ty))?;
+            let def = structs.get(&ty)?;
+            Some((u.context, ty, field, node_span(&def.item.ident)))
+        }
         UseKind::StoredIn { ty, field } if !drops.contains(ty) => {
             let def = structs.get(ty).filter(|d| {
                 d.fields
@@ -303,9 +443,9 @@ pub(crate) fn judge_raw(
         }
         _ => None,
     });
-    let closed = uses
-        .iter()
-        .any(|u| matches!(u.kind, UseKind::Argument { closing: true, .. }));
+    let closed = uses.iter().any(|u| {
+        matches!(u.kind, UseKind::Argument { closing: true, .. }) && constructed(u).is_none()
+    });
     if let Some((at, ty, field, def)) = stored.filter(|_| !closed && !file_closes) {
         return Some(Leak {
             at,
@@ -349,17 +489,33 @@ fn given_up(fd: &RawFd) -> Vec<(Span, String)> {
 
 /// Whether any function of the file closes or takes over a raw fd (`libc::close`,
 /// `nix::unistd::close`, `from_raw_fd`).
-pub(crate) fn file_closes_fds(imports: &Imports, file: &syn::File) -> bool {
-    struct Finder<'i>(&'i Imports, bool);
+fn file_closes_fds(
+    imports: &Imports,
+    file: &syn::File,
+    constructors: &HashMap<(String, String), (usize, String)>,
+) -> bool {
+    struct Finder<'i> {
+        imports: &'i Imports,
+        constructors: &'i HashMap<(String, String), (usize, String)>,
+        closes: bool,
+    }
     impl<'ast> Visit<'ast> for Finder<'_> {
         fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
-            self.1 |= is_fd_closing(self.0, &c.func);
+            // `T::from_raw_fd(fd)` into a file type that only stores the number closes nothing.
+            let stores = self.imports.resolve_expr(&c.func).iter().any(|path| {
+                matches!(path.as_slice(), [.., ty, func] if self.constructors.contains_key(&(ty.clone(), func.clone())))
+            });
+            self.closes |= !stores && is_fd_closing(self.imports, &c.func);
             syn::visit::visit_expr_call(self, c);
         }
     }
-    let mut f = Finder(imports, false);
+    let mut f = Finder {
+        imports,
+        constructors,
+        closes: false,
+    };
     f.visit_file(file);
-    f.1
+    f.closes
 }
 
 const INHERIT_NOTE: &str = "a descriptor accepted without close-on-exec is inherited by every child process this process starts (`Command::spawn`, `fork` + `exec`); when this process closes its copy the connection stays open in the child, so the peer's FIN is acknowledged and the connection waits in CLOSE_WAIT until the child exits, and the client never sees this side close. std's and tokio's `accept` always set the flag; a library cannot know whether its users start child processes";

@@ -3,8 +3,8 @@ use std::collections::HashSet;
 use syn::visit::Visit;
 
 use crate::diagnostic::{Diagnostic, Location};
-use crate::rust::flow::leaks::{file_closes_fds, inheritable_accepts, judge_raw, RawFd, Sinks};
-use crate::rust::model::sockets::{accepted_names, structs, Shape};
+use crate::rust::flow::leaks::{inheritable_accepts, judge_raw, FdOwners, RawFd, Sinks};
+use crate::rust::model::sockets::{accepted_names, Shape};
 use crate::rust::Context;
 
 crate::declare_rule! {
@@ -18,7 +18,9 @@ crate::declare_rule! {
     ///   that the function only reads, writes or shuts down, never closing it, wrapping it
     ///   (`from_raw_fd`), returning it, storing it or handing it to another function;
     /// - an accepted fd stored in a raw-fd field (`fd: RawFd`) of a struct of the file that has
-    ///   no `Drop` impl, in a file that never closes a raw fd;
+    ///   no `Drop` impl, in a file that never closes a raw fd: by a struct literal, or through
+    ///   an associated function of that struct that stores its parameter there
+    ///   (`T::from_raw_fd(fd)` of the struct's own `impl FromRawFd`, which takes nothing over);
     /// - a connection accepted without close-on-exec: `libc::accept` or nix's `accept`, or
     ///   `accept4` whose flags do not include `SOCK_CLOEXEC`. A child process the program
     ///   starts inherits the descriptor and keeps the connection open after this process has
@@ -68,8 +70,7 @@ crate::declare_rule! {
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let imports = ctx.analysis.imports();
-    let (structs, drops) = structs(ctx.file);
-    let file_closes = file_closes_fds(imports, ctx.file);
+    let owners = FdOwners::of(imports, ctx.file);
     let mut leaks = Vec::new();
     // Only a file that names `accept` can call libc's or nix's.
     let raw_accepts = memchr::memmem::find(ctx.source.as_bytes(), b"accept").is_some();
@@ -104,14 +105,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 }),
         );
         for fd in raw {
-            leaks.extend(judge_raw(
-                imports,
-                f.block,
-                &fd,
-                &structs,
-                &drops,
-                file_closes,
-            ));
+            leaks.extend(judge_raw(imports, f.block, &fd, &owners));
         }
     }
     let mut seen = HashSet::new();
