@@ -285,6 +285,12 @@ impl<'a> Visit<'a> for Scan<'_, 'a> {
         }
         visit::visit_arm(self, arm);
     }
+    // A skipped branch of an `if` is a block (`if n > 0 { .. }` runs only on data).
+    fn visit_block(&mut self, b: &'a syn::Block) {
+        if !self.skip.contains(&node_span(b)) {
+            visit::visit_block(self, b);
+        }
+    }
 }
 
 impl<'a> Scan<'_, 'a> {

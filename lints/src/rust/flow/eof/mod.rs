@@ -42,9 +42,11 @@ use crate::rust::model::sockets::{
 use crate::rust::model::types::{Scope, TypeModel};
 use crate::rust::node_span;
 
-/// Methods whose result counts bytes read and is 0 at end of stream.
+/// Methods whose result counts bytes read and is 0 at end of stream. `peek` (std's and tokio's
+/// `TcpStream::peek`) consumes nothing, so at end of stream it returns 0 at every call.
 pub const READS: &[&str] = &[
     "read",
+    "peek",
     "read_buf",
     "try_read",
     "try_read_buf",
@@ -419,22 +421,57 @@ fn is_int(e: &Expr, v: &str) -> bool {
     matches!(e, Expr::Lit(l) if matches!(&l.lit, syn::Lit::Int(i) if i.base10_digits() == v))
 }
 
-/// Whether `e` tests that the count `name` is not zero (`n > 0`, `n != 0`, `0 < n`, `n >= 1`):
-/// its branch runs only on data, so at end of stream the code after it runs as if nothing
-/// happened.
+/// Whether `e` is false when the count `name` is zero, so that its branch runs only on data and
+/// at end of stream the code after it runs as if nothing happened: `n > 0`, `n != 0`, `0 < n`,
+/// `n >= 1`; and, counts being unsigned, `n > k` and `k < n` for any `k`, `n >= K` and `n == K`
+/// for a literal above zero or a named constant (`n >= HEADER_LEN`: a size of nothing is never
+/// worth naming).
 pub fn is_nonzero_test(e: &Expr, name: &str) -> bool {
-    let (count, int) = (|e: &Expr| is_count(e, name), is_int);
+    let count = |e: &Expr| is_count(e, name);
     match e {
         Expr::Paren(p) => is_nonzero_test(&p.expr, name),
         Expr::Binary(b) => match b.op {
-            syn::BinOp::Gt(_) | syn::BinOp::Ne(_) => {
-                (count(&b.left) && int(&b.right, "0")) || (int(&b.left, "0") && count(&b.right))
+            syn::BinOp::Ne(_) => {
+                (count(&b.left) && is_int(&b.right, "0"))
+                    || (is_int(&b.left, "0") && count(&b.right))
             }
-            syn::BinOp::Lt(_) => int(&b.left, "0") && count(&b.right),
-            syn::BinOp::Ge(_) => count(&b.left) && int(&b.right, "1"),
+            syn::BinOp::Gt(_) => count(&b.left),
+            syn::BinOp::Lt(_) => count(&b.right),
+            syn::BinOp::Ge(_) | syn::BinOp::Eq(_) => {
+                (count(&b.left) && is_positive_size(&b.right))
+                    || (matches!(b.op, syn::BinOp::Eq(_))
+                        && count(&b.right)
+                        && is_positive_size(&b.left))
+            }
+            syn::BinOp::Le(_) => count(&b.right) && is_positive_size(&b.left),
+            syn::BinOp::And(_) => is_nonzero_test(&b.left, name) || is_nonzero_test(&b.right, name),
             _ => false,
         },
         _ => false,
+    }
+}
+
+/// An integer literal above zero, or a named constant (`HEADER_LEN`, `Frame::SIZE`), through
+/// parentheses and casts.
+fn is_positive_size(mut e: &Expr) -> bool {
+    loop {
+        e = match e {
+            Expr::Paren(p) => &p.expr,
+            Expr::Cast(c) => &c.expr,
+            Expr::Lit(l) => {
+                return matches!(&l.lit, syn::Lit::Int(i) if i.base10_parse::<u128>().is_ok_and(|v| v > 0))
+            }
+            Expr::Path(p) => {
+                return p.path.segments.last().is_some_and(|s| {
+                    let name = s.ident.to_string();
+                    name.len() > 1
+                        && name
+                            .chars()
+                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                })
+            }
+            _ => return false,
+        };
     }
 }
 
