@@ -4,7 +4,8 @@
 //! `cargo info NAME@VERSION` (which unpacks the crate into cargo's registry sources); the
 //! repository holds no code of theirs. waitlint is run from each crate's root as a user would
 //! (`waitlint check --format short .`). The findings of the case's rule inside the named
-//! function are compared by message, and a case is
+//! function (`buggy_fn/fixed_fn` when the fix renamed it) are compared by message, and a case
+//! is
 //! - caught when the buggy version has a finding there that the fixed version does not (the
 //!   fix made it go away; a finding about something else in the same function, present in
 //!   both, is not this bug), and
@@ -144,11 +145,17 @@ fn judge(waitlint: &Path, case: &Case, version: &str) -> Option<BTreeSet<String>
     let root = fetch(&case.krate, version)?;
     let file = root.join(&case.file);
     let source = std::fs::read_to_string(&file).ok()?;
-    let ranges = function_lines(&source, &case.function);
+    // `buggy_fn/fixed_fn` when the fix renamed the function.
+    let function = match case.function.split_once('/') {
+        Some((buggy, _)) if version == case.buggy => buggy,
+        Some((_, fixed)) => fixed,
+        None => case.function.as_str(),
+    };
+    let ranges = function_lines(&source, function);
     if ranges.is_empty() {
         eprintln!(
-            "real-bugs: {} {version}: no fn {} in {}",
-            case.krate, case.function, case.file
+            "real-bugs: {} {version}: no fn {function} in {}",
+            case.krate, case.file
         );
         return None;
     }

@@ -37,6 +37,9 @@ const TRIGGERS: &[&[u8]] = &[
     b"Listener::bind",
     b"TcpStream",
     b"copy_bidirectional",
+    // Streams of frames or lines over a connection (`FramedRead`, `Framed::new`).
+    b"Framed",
+    b"next_line(",
     b"UnixStream",
 ];
 

@@ -6,6 +6,7 @@ use syn::{Expr, Pat, Stmt};
 
 use crate::diagnostic::{Diagnostic, Location};
 use crate::rust::flow::control::{Flow, LoopKind};
+use crate::rust::flow::eof::frames::{self, FrameFinding};
 use crate::rust::flow::eof::paths::{judge, judge_select, Form, Verdict};
 use crate::rust::flow::eof::poll_reads::{self, PollFinding};
 use crate::rust::flow::eof::{is_ok_zero, read_site, EofHelpers, EofSummary, ReadSite, Streams};
@@ -112,6 +113,12 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         for found in poll_reads::find(&streams, f.block) {
             out.push(poll_diagnostic(&found));
         }
+        for found in frames::find(&streams, f.block) {
+            let accepted = streams
+                .accepted
+                .get(found.root.as_deref().unwrap_or_default());
+            out.push(frame_diagnostic(&found, accepted));
+        }
         let mut finder = Sites {
             streams: &streams,
             helpers,
@@ -212,6 +219,40 @@ fn diagnostic(site: &ReadSite, v: &Verdict, keyword: Span, accepted: Option<&Spa
         _ => HELP,
     };
     d.note(format!("{CLOSE_WAIT}; {spin}")).help(help)
+}
+
+/// A loop that reads frames or lines and goes round again at their end of stream
+/// ([`frames`]).
+fn frame_diagnostic(f: &FrameFinding, accepted: Option<&Span>) -> Diagnostic {
+    let eof = if f.method == "next" {
+        "`None`"
+    } else {
+        "`Ok(None)`"
+    };
+    let mut d = Diagnostic::new(
+        &EOF_IGNORED,
+        Location::new(0, f.at),
+        format!("end of stream from `{}` is not handled: this loop never stops once the peer has closed", f.method),
+    )
+    .primary_label(f.label.clone());
+    if f.call != f.at {
+        d = d.label(
+            Location::new(0, f.call),
+            format!("returns {eof} at once, every time, once the peer has closed"),
+        );
+    }
+    d = d.label(
+        Location::new(0, f.keyword),
+        "nothing on the end-of-stream path leaves this loop",
+    );
+    if let Some(a) = accepted {
+        d = d.label(Location::new(0, *a), "the connection is accepted here");
+    }
+    d.note(format!("{CLOSE_WAIT}; a stream of frames or lines over the connection ends with {eof}, and asked again it answers {eof} again at once: the task spins at 100% CPU and never drops the stream"))
+        .help(match f.method.as_str() {
+            "next" => "leave the loop on `None` (`while let Some(frame) = frames.next().await`, or a `None => break` arm), so the stream and its connection are dropped".to_string(),
+            m => format!("leave the loop on `Ok(None)` (`while let Some(item) = stream.{m}().await?`, or an `Ok(None) => break` arm), so the stream and its connection are dropped"),
+        })
 }
 
 /// A poll loop that goes round again when `poll_read` reports end of stream

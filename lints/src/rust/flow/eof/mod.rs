@@ -21,6 +21,7 @@
 //!   itself (`s.read(buf)` as its tail, `let n = s.read(buf)?; Ok(n)`), or its `Ok(0)` arm /
 //!   `if n == 0` branch returns `Ok(..)`.
 
+pub mod frames;
 pub mod paths;
 pub mod poll_reads;
 pub mod propagation;
@@ -68,6 +69,9 @@ const STREAM_METHODS: &[&str] = &[
     "borrow_mut",
     "lock",
 ];
+
+/// Constructors whose result wraps the connection given to them.
+const WRAPPING_CALLS: &[&str] = &["new", "with_capacity", "split", "from_std", "with_config"];
 
 /// The names of one function that hold a connection (or a container of connections).
 pub struct Streams<'f> {
@@ -155,11 +159,17 @@ impl<'f> Streams<'f> {
             Expr::Call(c) => {
                 let connect = imports.calls_tail(&c.func, &["TcpStream", "connect"])
                     || imports.calls_tail(&c.func, &["UnixStream", "connect"]);
-                let wraps = imports.calls_tail(&c.func, &["BufReader", "new"])
-                    || imports.calls_tail(&c.func, &["BufReader", "with_capacity"])
-                    || imports.calls_tail(&c.func, &["io", "split"]);
-                connect || (wraps && c.args.iter().any(|a| self.holds(a)))
+                // A constructor given a connection wraps it: `BufReader::new(conn)`,
+                // `FramedRead::new(conn, codec)`, `io::split(conn)`.
+                let wraps = matches!(&*c.func, Expr::Path(p) if p.path.segments.last().is_some_and(|s| WRAPPING_CALLS.contains(&s.ident.to_string().as_str())));
+                connect || (wraps && c.args.iter().any(|a| self.source(imports, a)))
             }
+            // `codec.framed(conn)`, `BufReader::new(conn).lines()`.
+            Expr::MethodCall(m) => match m.method.to_string().as_str() {
+                "framed" => m.args.iter().any(|a| self.holds(a)),
+                "lines" => m.args.is_empty() && self.source(imports, &m.receiver),
+                _ => false,
+            },
             _ => false,
         }
     }

@@ -472,7 +472,7 @@ fn is_arith(op: &BinOp) -> bool {
     )
 }
 
-fn tokens_mention(tokens: &proc_macro2::TokenStream, name: &str) -> bool {
+pub(crate) fn tokens_mention(tokens: &proc_macro2::TokenStream, name: &str) -> bool {
     let mut stack = vec![tokens.clone().into_iter()];
     while let Some(top) = stack.last_mut() {
         let Some(tt) = top.next() else {
