@@ -37,8 +37,12 @@ const TRIGGERS: &[&[u8]] = &[
     b"Listener::bind",
     b"TcpStream",
     b"copy_bidirectional",
-    // Streams of frames or lines over a connection (`FramedRead`, `Framed::new`).
-    b"Framed",
+    // Streams of frames or lines over a connection (`FramedRead::new`, `Framed::new`,
+    // `codec.framed(conn)`); not a bare `Framed`, which Windows bindings spell in constant names.
+    b"FramedRead",
+    b"Framed::",
+    b"Framed<",
+    b".framed(",
     b"next_line(",
     b"UnixStream",
 ];

@@ -288,7 +288,9 @@ impl<'ast> Visit<'ast> for Finder<'_> {
             .last()
             .map(|s| s.ident.to_string())
             .unwrap_or_default();
-        if call.args.len() >= 2 && self.imports.calls(&call.func, COPIES) {
+        // Resolving a path allocates: only for the names that may be copies.
+        let copy_like = last.starts_with("copy");
+        if copy_like && call.args.len() >= 2 && self.imports.calls(&call.func, COPIES) {
             if let (Some(reader), Some(writer)) =
                 (self.root(&call.args[0]), self.root(&call.args[1]))
             {
@@ -299,7 +301,7 @@ impl<'ast> Visit<'ast> for Finder<'_> {
                     frames: self.frames.clone(),
                 });
             }
-        } else if self.imports.calls(&call.func, BIDIRECTIONAL) {
+        } else if copy_like && self.imports.calls(&call.func, BIDIRECTIONAL) {
             self.bidirectional
                 .push((node_span(call), self.frames.clone()));
         } else if SPAWNERS.contains(&last.as_str()) {
@@ -338,11 +340,15 @@ impl<'ast> Visit<'ast> for Finder<'_> {
     }
 
     fn visit_path(&mut self, path: &'ast syn::Path) {
-        let names: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
-        let shuts_reading = names
+        let segments: Vec<&syn::Ident> = path.segments.iter().map(|s| &s.ident).collect();
+        let shuts_reading = segments
             .windows(2)
             .any(|w| w[0] == "Shutdown" && (w[1] == "Both" || w[1] == "Read"));
-        if shuts_reading || names.iter().any(|n| BOUNDING_NAMES.contains(&n.as_str())) {
+        if shuts_reading
+            || segments
+                .iter()
+                .any(|i| BOUNDING_NAMES.iter().any(|n| *i == n))
+        {
             self.bounded_everywhere = true;
         }
         visit::visit_path(self, path);
