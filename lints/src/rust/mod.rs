@@ -72,7 +72,10 @@ pub fn lint_in_crate(
     let parsed = syn::parse_file(source);
     let mut out = FileLint::default();
     match parsed {
-        Ok(file) => {
+        Ok(mut file) => {
+            if memchr::memmem::find(source.as_bytes(), b"try!").is_some() {
+                syntax::desugar::desugar_try_macros(&mut file);
+            }
             if wants_items {
                 out.items = RustItems::of(&file);
             }

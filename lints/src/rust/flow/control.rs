@@ -198,6 +198,90 @@ impl<'a> Exits<'a> {
     }
 }
 
+/// The arms of a state machine that the end-of-stream path of the read at `site` cannot reach.
+/// When the loop body matches on a place (`match *stage`, `match self.state`) and the arm that
+/// holds the read assigns that place nowhere outside `skip` (the regions end of stream does not
+/// run), the next round enters the same arm and reads again: the other arms' exits are not on
+/// this path.
+pub fn other_state_arms(body: &[Stmt], site: Span, skip: &[Span]) -> Vec<Span> {
+    for stmt in body {
+        let Stmt::Expr(Expr::Match(m), _) = stmt else {
+            continue;
+        };
+        if !contains(node_span(m), site) {
+            continue;
+        }
+        let Some(state) = place_key(&m.expr) else {
+            return Vec::new();
+        };
+        let Some(arm) = m.arms.iter().find(|a| contains(node_span(*a), site)) else {
+            return Vec::new();
+        };
+        struct Assigns<'k, 's> {
+            state: &'k str,
+            skip: &'s [Span],
+            found: bool,
+        }
+        impl<'ast> Visit<'ast> for Assigns<'_, '_> {
+            fn visit_expr(&mut self, e: &'ast Expr) {
+                if self.skip.contains(&node_span(e)) {
+                    return;
+                }
+                if let Expr::Assign(a) = e {
+                    self.found |= place_key(&a.left).as_deref() == Some(self.state);
+                }
+                visit::visit_expr(self, e);
+            }
+            fn visit_block(&mut self, b: &'ast Block) {
+                if !self.skip.contains(&node_span(b)) {
+                    visit::visit_block(self, b);
+                }
+            }
+            fn visit_arm(&mut self, a: &'ast syn::Arm) {
+                if !self.skip.contains(&node_span(a)) {
+                    visit::visit_arm(self, a);
+                }
+            }
+            // A macro may assign it (`ready!` does not; an unknown one might).
+            fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+                let text = mac.tokens.to_string();
+                self.found |= text.contains(self.state.rsplit('.').next().unwrap_or(self.state));
+            }
+        }
+        let mut scan = Assigns {
+            state: &state,
+            skip,
+            found: false,
+        };
+        scan.visit_arm(arm);
+        if scan.found {
+            return Vec::new();
+        }
+        return m
+            .arms
+            .iter()
+            .filter(|a| !std::ptr::eq(*a, arm))
+            .map(node_span)
+            .collect();
+    }
+    Vec::new()
+}
+
+/// A place as text (`stage`, `self.state`), through `*`, `&mut` and parentheses.
+pub fn place_key(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Paren(p) => place_key(&p.expr),
+        Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => place_key(&u.expr),
+        Expr::Reference(r) => place_key(&r.expr),
+        Expr::Path(p) => p.path.get_ident().map(ToString::to_string),
+        Expr::Field(f) => match &f.member {
+            syn::Member::Named(n) => Some(format!("{}.{n}", place_key(&f.base)?)),
+            syn::Member::Unnamed(i) => Some(format!("{}.{}", place_key(&f.base)?, i.index)),
+        },
+        _ => None,
+    }
+}
+
 /// Macros that never return.
 const DIVERGING_MACROS: &[&str] = &[
     "panic",

@@ -4,5 +4,6 @@
 
 pub mod calls;
 pub mod chains;
+pub mod desugar;
 pub mod enclosing;
 pub mod http_values;

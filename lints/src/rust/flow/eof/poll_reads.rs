@@ -31,7 +31,9 @@ use nginx_parser::Span;
 use syn::visit::{self, Visit};
 use syn::{BinOp, Block, Expr, Pat, Stmt, UnOp};
 
-use crate::rust::flow::control::{contains, exits, exits_of_stmts, Exit, Flow, LoopKind, LoopSite};
+use crate::rust::flow::control::{
+    contains, exits, exits_of_stmts, other_state_arms, place_key, Exit, Flow, LoopKind, LoopSite,
+};
 use crate::rust::flow::eof::{pat_idents, Streams};
 use crate::rust::model::sockets::{is_print_macro, method_span, through_access, through_wrappers};
 use crate::rust::node_span;
@@ -410,16 +412,26 @@ fn judge<'a>(
     };
     let label = label.replace("{eof}", eof);
     let data = DataNames::of(poll, count.as_deref(), fn_body);
-    let mut path = EofPath {
-        data: &data,
-        skip,
-        cut_thens: cut,
-        test: None,
-        tested: false,
-        poll: poll.span,
+    let walk = |skip: Vec<Span>, cut: Vec<&'a syn::ExprIf>| {
+        let mut path = EofPath {
+            data: &data,
+            skip,
+            cut_thens: cut,
+            test: None,
+            tested: false,
+            poll: poll.span,
+        };
+        for s in &lp.body.stmts {
+            path.visit_stmt(s);
+        }
+        path
     };
-    for s in &lp.body.stmts {
-        path.visit_stmt(s);
+    let mut path = walk(skip.clone(), cut.clone());
+    // In a state machine whose state end of stream does not change, the other states' arms
+    // are not on the path: walk again without them.
+    let states = other_state_arms(&lp.body.stmts, poll.span, &path.skip);
+    if !states.is_empty() {
+        path = walk([skip, states].concat(), cut);
     }
     if path.tested {
         return None;
@@ -467,6 +479,9 @@ struct DataNames {
     buffer: Option<String>,
     data: HashSet<String>,
     snapshots: HashSet<String>,
+    /// Places that only grow by what was read (`*buf_pos += n`): at end of stream they keep
+    /// the value of the round before.
+    accumulators: HashSet<String>,
 }
 
 impl DataNames {
@@ -485,6 +500,7 @@ impl DataNames {
             buffer: poll.buffer.clone(),
             data: count.map(ToString::to_string).into_iter().collect(),
             snapshots: HashSet::new(),
+            accumulators: HashSet::new(),
         };
         // Twice: a derived name may feed another.
         for _ in 0..2 {
@@ -501,7 +517,53 @@ impl DataNames {
                 target.extend(pat_idents(&l.pat));
             }
         }
+        struct Sums<'n>(&'n DataNames, Vec<String>);
+        impl<'a> Visit<'a> for Sums<'_> {
+            fn visit_item(&mut self, _: &'a syn::Item) {}
+            fn visit_expr_binary(&mut self, b: &'a syn::ExprBinary) {
+                if matches!(b.op, BinOp::AddAssign(_)) && self.0.is_data(&b.right) {
+                    self.1.extend(place_key(&b.left));
+                }
+                visit::visit_expr_binary(self, b);
+            }
+        }
+        let mut sums = Sums(&names, Vec::new());
+        sums.visit_block(body);
+        names.accumulators = sums.1.into_iter().collect();
         names
+    }
+
+    /// Whether a condition compares places that keep their value at end of stream: an
+    /// accumulator of what was read against a literal, a constant or another place, with no
+    /// call. At end of stream it answers as in the round before, and that round came back to
+    /// this read, so a branch it guards that would have left did not run then and does not now.
+    fn stale(&self, c: &Expr) -> bool {
+        fn leaves_ok(e: &Expr, names: &DataNames, seen: &mut bool) -> bool {
+            match e {
+                Expr::Paren(p) => leaves_ok(&p.expr, names, seen),
+                Expr::Cast(c) => leaves_ok(&c.expr, names, seen),
+                Expr::Lit(_) => true,
+                Expr::Binary(b) if !matches!(b.op, BinOp::And(_) | BinOp::Or(_)) => {
+                    leaves_ok(&b.left, names, seen) && leaves_ok(&b.right, names, seen)
+                }
+                e => match place_key(e) {
+                    Some(key) => {
+                        *seen |= names.accumulators.contains(&key);
+                        !names.data.contains(&key)
+                    }
+                    None => false,
+                },
+            }
+        }
+        let Expr::Binary(b) = c else {
+            return false;
+        };
+        let comparison = matches!(
+            b.op,
+            BinOp::Lt(_) | BinOp::Le(_) | BinOp::Gt(_) | BinOp::Ge(_) | BinOp::Eq(_) | BinOp::Ne(_)
+        );
+        let mut seen = false;
+        comparison && leaves_ok(c, self, &mut seen) && seen
     }
 
     /// Whether `e` mentions the buffer, the count, a derived name or a snapshot.
@@ -701,6 +763,15 @@ impl<'a> Visit<'a> for EofPath<'a, '_> {
             Expr::Closure(_) | Expr::Async(_) => return,
             Expr::If(i) if !matches!(&*i.cond, Expr::Let(_)) => {
                 match classify(&i.cond, self.data) {
+                    Cond::Plain if self.data.stale(&i.cond) => {
+                        self.test.get_or_insert((&i.cond, false));
+                        self.skip.push(node_span(e));
+                        self.cut_thens.push(i);
+                        if let Some((_, other)) = &i.else_branch {
+                            self.visit_expr(other);
+                        }
+                        return;
+                    }
                     Cond::Plain => {}
                     Cond::Tested => self.tested = true,
                     // A branch taken on an empty read that does anything but go round
@@ -1098,7 +1169,20 @@ mod tests {
             buffer: Some("rb".into()),
             data: ["n".to_string()].into_iter().collect(),
             snapshots: ["before".to_string()].into_iter().collect(),
+            accumulators: ["got".to_string(), "self.pos".to_string()]
+                .into_iter()
+                .collect(),
         };
+        // Accumulators compared with what does not change at end of stream are stale; a
+        // comparison with a call or with the count itself is not.
+        let stale = |src: &str| names.stale(&syn::parse_str::<Expr>(src).expect("parses"));
+        assert!(stale("got >= 2"));
+        assert!(stale("*self.pos < self.len"));
+        assert!(stale("got + 1 == LIMIT"));
+        assert!(!stale("got >= limit()"));
+        assert!(!stale("got >= n"));
+        assert!(!stale("other >= 2"));
+        assert!(!stale("got >= 2 && ready"));
         for (src, cond) in [
             ("rb.filled().is_empty()", Cond::Empty),
             ("!rb.filled().is_empty()", Cond::NonEmpty),
