@@ -173,12 +173,12 @@ impl<'ast> Visit<'ast> for Sinks<'_> {
                     "ManuallyDrop::take",
                 ]
                 .iter()
-                .any(|r| self.source.contains(r));
+                .any(|r| memchr::memmem::find(self.source.as_bytes(), r.as_bytes()).is_some());
                 self.socket(arg)
                     .filter(|_| !released)
                     .map(|s| (s, "ManuallyDrop::new"))
             } else if imports.calls_tail(&call.func, &["Box", "leak"])
-                && !self.source.contains("from_raw(")
+                && memchr::memmem::find(self.source.as_bytes(), b"from_raw(").is_none()
             {
                 self.boxed(arg).map(|s| (s, "Box::leak"))
             } else {

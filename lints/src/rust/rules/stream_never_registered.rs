@@ -65,7 +65,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     // themselves are judged.
     let uses_poller = ["mio::", "polling::", "epoll_ctl", "Epoll"]
         .iter()
-        .any(|w| ctx.source.contains(w));
+        .any(|w| memchr::memmem::find(ctx.source.as_bytes(), w.as_bytes()).is_some());
     if !uses_poller {
         return;
     }
