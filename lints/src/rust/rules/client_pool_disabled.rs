@@ -247,6 +247,10 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         pools: Vec::new(),
     };
     finder.visit_file(ctx.file);
+    // Where code runs per request is asked only about clients built in the file.
+    if finder.pools.is_empty() && finder.sites.is_empty() {
+        return;
+    }
     let regions = Regions::of(ctx.file, uses, m("axum"), m("actix_web"));
     let quote = |span: nginx_parser::Span| {
         let written = ctx
