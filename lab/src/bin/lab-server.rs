@@ -253,30 +253,10 @@ fn run(entry: &Entry) -> std::io::Result<()> {
             announce(listener.local_addr()?.port())?;
             serve(listener);
         }
-        Entry::Tokio(serve) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                let listener = tokio::net::TcpListener::bind(loopback).await?;
-                announce(listener.local_addr()?.port())?;
-                serve(listener).await;
-                Ok::<_, std::io::Error>(())
-            })?;
-        }
+        Entry::Tokio(serve) => serve_tokio(loopback, |listener| serve(listener))?,
         Entry::Relay(serve) => {
             let backend = holding_backend(loopback)?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                let listener = tokio::net::TcpListener::bind(loopback).await?;
-                announce(listener.local_addr()?.port())?;
-                serve(listener, backend).await;
-                Ok::<_, std::io::Error>(())
-            })?;
+            serve_tokio(loopback, |listener| serve(listener, backend))?;
         }
         Entry::Addr(serve) => {
             let serve = *serve;
@@ -287,6 +267,23 @@ fn run(entry: &Entry) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Binds a tokio listener on a two-worker runtime, announces its port, and serves with it.
+fn serve_tokio(
+    loopback: SocketAddr,
+    serve: impl FnOnce(tokio::net::TcpListener) -> BoxFuture,
+) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(loopback).await?;
+        announce(listener.local_addr()?.port())?;
+        serve(listener).await;
+        Ok(())
+    })
 }
 
 /// A backend that accepts connections and never closes one, nor reads from it: the kernel still
