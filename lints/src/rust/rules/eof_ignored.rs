@@ -248,7 +248,7 @@ fn frame_diagnostic(f: &FrameFinding, accepted: Option<&Span>) -> Diagnostic {
     if let Some(a) = accepted {
         d = d.label(Location::new(0, *a), "the connection is accepted here");
     }
-    d.note(format!("{CLOSE_WAIT}; a stream of frames or lines over the connection ends with {eof}, and asked again it answers {eof} again at once: the task spins at 100% CPU and never drops the stream"))
+    d.note(format!("once the peer closes, the kernel acknowledges its FIN and the connection waits in CLOSE_WAIT for this process to close its side; a stream of frames or lines over the connection then ends with {eof}, and asked again it answers {eof} again at once, so this loop never ends: the task spins at 100% CPU and never drops the stream, and the connection, its descriptor and its buffers are held until the process exits"))
         .help(match f.method.as_str() {
             "next" => "leave the loop on `None` (`while let Some(frame) = frames.next().await`, or a `None => break` arm), so the stream and its connection are dropped".to_string(),
             m => format!("leave the loop on `Ok(None)` (`while let Some(item) = stream.{m}().await?`, or an `Ok(None) => break` arm), so the stream and its connection are dropped"),
