@@ -290,6 +290,21 @@ impl<'a> FdOwners<'a> {
     }
 }
 
+/// The constructor (type, and what it stores) that one of a callee's candidate paths
+/// (`[.., "VsockStream", "from_raw_fd"]`) names, if any.
+fn constructor_of<'c>(
+    constructors: &'c HashMap<(String, String), (usize, String)>,
+    candidates: &'c [Vec<String>],
+) -> Option<(&'c str, &'c (usize, String))> {
+    candidates.iter().find_map(|c| {
+        let [.., ty, func] = c.as_slice() else {
+            return None;
+        };
+        let found = constructors.get(&(ty.clone(), func.clone()))?;
+        Some((ty.as_str(), found))
+    })
+}
+
 /// The associated functions (no `self`) of the file's structs that build `Self { field: p }` or
 /// `T { field: p }` (`p as RawFd` too) from a parameter `p`, `field` being a raw-fd field.
 fn raw_fd_constructors(
@@ -413,13 +428,10 @@ pub(crate) fn judge_raw(
             callee: Callee::Path(candidates),
             index,
             ..
-        } => candidates.iter().find_map(|c| {
-            let [.., ty, func] = c.as_slice() else {
-                return None;
-            };
-            let (param, field) = constructors.get(&(ty.clone(), func.clone()))?;
-            (param == index).then(|| (ty.clone(), field.clone()))
-        }),
+        } => {
+            let (ty, (param, field)) = constructor_of(constructors, candidates)?;
+            (param == index).then(|| (ty.to_string(), field.clone()))
+        }
         _ => None,
     };
     let stored = uses.iter().find_map(|u| match &u.kind {
@@ -502,9 +514,8 @@ fn file_closes_fds(
     impl<'ast> Visit<'ast> for Finder<'_> {
         fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
             // `T::from_raw_fd(fd)` into a file type that only stores the number closes nothing.
-            let stores = self.imports.resolve_expr(&c.func).iter().any(|path| {
-                matches!(path.as_slice(), [.., ty, func] if self.constructors.contains_key(&(ty.clone(), func.clone())))
-            });
+            let stores =
+                constructor_of(self.constructors, &self.imports.resolve_expr(&c.func)).is_some();
             self.closes |= !stores && is_fd_closing(self.imports, &c.func);
             syn::visit::visit_expr_call(self, c);
         }

@@ -17,6 +17,7 @@ use syn::visit::{self, Visit};
 use syn::{Block, Expr, Pat, Stmt};
 
 use crate::rust::flow::control::{contains, exits, exits_of_stmts, Exit, Flow, LoopKind, LoopSite};
+use crate::rust::flow::eof::paths::unprinted_mention;
 use crate::rust::flow::eof::Streams;
 use crate::rust::model::sockets::method_span;
 use crate::rust::node_span;
@@ -211,14 +212,13 @@ fn judge(site: &Site<'_>, call: Span, lp: &LoopSite<'_>) -> Option<(Span, String
     if continues_at_once {
         // Back at the top of the loop, code before the read may still leave (a flag checked
         // first thing).
-        let before: Vec<Stmt> = lp
+        let before = lp
             .body
             .stmts
             .iter()
             .take_while(|s| !contains(node_span(*s), call))
-            .cloned()
-            .collect();
-        let exit = exits_of_stmts(&before, &[]).judge(|_| false);
+            .count();
+        let exit = exits_of_stmts(&lp.body.stmts[..before], &[]).judge(|_| false);
         return (exit == Exit::Stays).then_some((at, label));
     }
     if lp.kind == LoopKind::While {
@@ -247,17 +247,6 @@ fn continues_only(block: &Block) -> bool {
 /// Whether a pattern matches the end of stream of a frame read: `None` (or `Ok(None)`), `_`, a
 /// binding, or `Ok(x)` / `Ok(_)` of an `Ok(None)` read.
 fn matches_eof(pat: &Pat, ok_none: bool) -> bool {
-    let unwrap_ok = |p: &Pat| -> Option<Pat> {
-        match p {
-            Pat::TupleStruct(t)
-                if t.elems.len() == 1
-                    && t.path.segments.last().is_some_and(|s| s.ident == "Ok") =>
-            {
-                Some(t.elems[0].clone())
-            }
-            _ => None,
-        }
-    };
     match pat {
         Pat::Or(o) => o.cases.iter().any(|c| matches_eof(c, ok_none)),
         Pat::Paren(p) => matches_eof(&p.pat, ok_none),
@@ -265,8 +254,11 @@ fn matches_eof(pat: &Pat, ok_none: bool) -> bool {
         Pat::Wild(_) => true,
         Pat::Ident(i) => i.subpat.is_none(),
         Pat::Path(p) => !ok_none && p.path.is_ident("None"),
-        Pat::TupleStruct(_) if ok_none => {
-            unwrap_ok(pat).is_some_and(|inner| matches_eof(&inner, false))
+        // `Ok(None)`, `Ok(_)`, `Ok(x)` of an `Ok(None)` read.
+        Pat::TupleStruct(t) if ok_none => {
+            t.elems.len() == 1
+                && t.path.segments.last().is_some_and(|s| s.ident == "Ok")
+                && matches_eof(&t.elems[0], false)
         }
         _ => false,
     }
@@ -471,13 +463,6 @@ impl<'a> Visit<'a> for OptionUses<'a> {
         visit::visit_expr(self, e);
     }
     fn visit_macro(&mut self, m: &'a syn::Macro) {
-        let printed = m
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| crate::rust::model::sockets::is_print_macro(&s.ident.to_string()));
-        if !printed && crate::rust::flow::eof::paths::tokens_mention(&m.tokens, self.name) {
-            self.other = true;
-        }
+        self.other |= unprinted_mention(m, self.name);
     }
 }

@@ -449,7 +449,7 @@ impl<'a> Visit<'a> for CountUses<'a> {
 
 /// Whether a macro other than a print macro (`println!`, `log::info!`...) names `name` in its
 /// tokens: what it does with the value cannot be seen.
-fn unprinted_mention(mac: &syn::Macro, name: &str) -> bool {
+pub(crate) fn unprinted_mention(mac: &syn::Macro, name: &str) -> bool {
     let printed = mac
         .path
         .segments
@@ -472,7 +472,7 @@ fn is_arith(op: &BinOp) -> bool {
     )
 }
 
-pub(crate) fn tokens_mention(tokens: &proc_macro2::TokenStream, name: &str) -> bool {
+fn tokens_mention(tokens: &proc_macro2::TokenStream, name: &str) -> bool {
     let mut stack = vec![tokens.clone().into_iter()];
     while let Some(top) = stack.last_mut() {
         let Some(tt) = top.next() else {
