@@ -412,9 +412,12 @@ pub(crate) fn judge_raw(
         file_closes,
         constructors,
     } = owners;
+    // Mentions inside the statement that binds the fd (`let fd = match accept(..) { Ok(fd) =>
+    // fd, .. }`) are the binding itself, not uses of it.
+    let bound = binding_end(block, &fd.name, fd.from).unwrap_or(fd.from.end);
     let uses: Vec<Use> = uses(imports, block, &Target::Local(fd.name.clone()))
         .into_iter()
-        .filter(|u| u.span.start >= fd.from.end)
+        .filter(|u| u.span.start >= bound)
         .collect();
     let origin = if fd.how == "accept" {
         "accepted raw fd"
@@ -486,6 +489,35 @@ pub(crate) fn judge_raw(
         note: if shut_down { SHUTDOWN_NOTE } else { NOTE },
         help: "close the fd when the connection is done (`libc::close(fd)`), or wrap it at once in an owner that closes on drop (`OwnedFd::from_raw_fd`, `TcpStream::from_raw_fd`)",
     })
+}
+
+/// Where the `let` that binds `name` from an initializer containing `site` ends.
+fn binding_end(block: &Block, name: &str, site: Span) -> Option<u32> {
+    struct Finder<'n> {
+        name: &'n str,
+        site: Span,
+        end: Option<u32>,
+    }
+    impl<'ast> Visit<'ast> for Finder<'_> {
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_local(&mut self, l: &'ast syn::Local) {
+            let init = l.init.as_ref().map(|i| node_span(&*i.expr));
+            let binds = crate::rust::flow::eof::pat_idents(&l.pat)
+                .iter()
+                .any(|n| n == self.name);
+            if binds && init.is_some_and(|i| i.start <= self.site.start && self.site.end <= i.end) {
+                self.end.get_or_insert(node_span(l).end);
+            }
+            syn::visit::visit_local(self, l);
+        }
+    }
+    let mut f = Finder {
+        name,
+        site,
+        end: None,
+    };
+    f.visit_block(block);
+    f.end
 }
 
 /// The label on `into_raw_fd()` when the raw fd comes from one.

@@ -168,13 +168,36 @@ pub struct Imports {
     globs: Vec<Vec<String>>,
     /// Names of items the file defines: a glob does not explain them.
     local: HashSet<String>,
+    /// The file's own functions that hand a freshly accepted raw fd to their caller
+    /// (`fn accept_with_retry(fd: i32) -> Result<i32>` around nix's `accept`): a call of one is
+    /// an accept, written like any other call, so it is known here with the paths.
+    raw_accept_wrappers: HashSet<String>,
 }
 
 impl Imports {
     pub fn of(file: &syn::File) -> Imports {
         let mut imports = Imports::default();
-        Collect(&mut imports).visit_file(file);
+        let mut candidates = Vec::new();
+        Collect(&mut imports, &mut candidates).visit_file(file);
+        imports.raw_accept_wrappers = candidates
+            .into_iter()
+            .filter(|(_, block)| calls_raw_accept(&imports, block))
+            .map(|(name, _)| name)
+            .collect();
         imports
+    }
+
+    /// Whether a callee is one of the file's functions that return a freshly accepted raw fd
+    /// (`helper(..)`, `Self::helper(..)`).
+    fn calls_raw_accept_wrapper(&self, func: &Expr) -> bool {
+        let Expr::Path(p) = func else { return false };
+        let segments: Vec<_> = p.path.segments.iter().collect();
+        let name = match segments.as_slice() {
+            [f] => &f.ident,
+            [ty, f] if ty.ident == "Self" => &f.ident,
+            _ => return false,
+        };
+        self.raw_accept_wrappers.contains(&name.to_string())
     }
 
     /// Every full path `segments` may name: the imported one when its first segment was
@@ -241,9 +264,41 @@ impl Imports {
     }
 }
 
-struct Collect<'i>(&'i mut Imports);
+/// Collects the `use` paths and the names the file defines, and the functions that may wrap a
+/// raw accept (those whose return type is a raw fd: `RawFd`, `c_int`, `i32`, in a `Result` or
+/// not), with their bodies, to look into once every path resolves.
+struct Collect<'i, 'a>(&'i mut Imports, &'i mut Vec<(String, &'a Block)>);
 
-impl<'ast> Visit<'ast> for Collect<'_> {
+impl<'a> Collect<'_, 'a> {
+    fn candidate(&mut self, sig: &Signature, block: &'a Block) {
+        let syn::ReturnType::Type(_, ty) = &sig.output else {
+            return;
+        };
+        let raw = idents_in_type(ty)
+            .iter()
+            .any(|n| matches!(n.as_str(), "RawFd" | "c_int" | "i32"));
+        if raw {
+            self.1.push((sig.ident.to_string(), block));
+        }
+    }
+}
+
+/// Whether a body calls `libc::accept`/`accept4` or nix's (in any nested expression).
+fn calls_raw_accept(imports: &Imports, block: &Block) -> bool {
+    struct Finder<'i>(&'i Imports, bool);
+    impl<'ast> Visit<'ast> for Finder<'_> {
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
+            self.1 |= self.0.calls(&c.func, RAW_ACCEPT);
+            visit::visit_expr_call(self, c);
+        }
+    }
+    let mut f = Finder(imports, false);
+    f.visit_block(block);
+    f.1
+}
+
+impl<'ast> Visit<'ast> for Collect<'_, 'ast> {
     fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
         let mut stack: Vec<(Vec<String>, &UseTree)> = vec![(Vec::new(), &u.tree)];
         while let Some((prefix, tree)) = stack.pop() {
@@ -277,7 +332,12 @@ impl<'ast> Visit<'ast> for Collect<'_> {
     }
     fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
         self.0.local.insert(f.sig.ident.to_string());
+        self.candidate(&f.sig, &f.block);
         visit::visit_item_fn(self, f);
+    }
+    fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
+        self.candidate(&f.sig, &f.block);
+        visit::visit_impl_item_fn(self, f);
     }
     fn visit_item_struct(&mut self, s: &'ast syn::ItemStruct) {
         self.0.local.insert(s.ident.to_string());
@@ -501,6 +561,12 @@ pub fn is_raw_accept(imports: &Imports, func: &Expr) -> bool {
     imports.calls(func, RAW_ACCEPT)
 }
 
+/// Whether a call returns a freshly accepted raw fd: a raw accept, or a function of the file
+/// that returns one of its own (the fd is then its caller's to close).
+pub fn returns_accepted_fd(imports: &Imports, func: &Expr) -> bool {
+    is_raw_accept(imports, func) || imports.calls_raw_accept_wrapper(func)
+}
+
 /// Whether a callee takes a raw fd over (`libc::close`, `nix::unistd::close`, `from_raw_fd`
 /// of any type).
 pub fn is_fd_closing(imports: &Imports, func: &Expr) -> bool {
@@ -571,7 +637,7 @@ pub fn accepted_value(imports: &Imports, names: &AcceptedNames, expr: &Expr) -> 
                 _ => None,
             }
         }
-        Expr::Call(c) if is_raw_accept(imports, &c.func) => Some(Accepted {
+        Expr::Call(c) if returns_accepted_fd(imports, &c.func) => Some(Accepted {
             shape: Shape::RawFd,
             site: node_span(c),
         }),
