@@ -613,7 +613,9 @@ fn handed_over(
 /// Judges the read of `branches[read]` in a `select!` that is the whole body of `lp`: at end of
 /// stream the read branch is ready at once on every iteration, so the loop never ends unless
 /// that branch leaves it. Other branches that may leave (a shutdown signal, a timeout) make the
-/// loop end some day: silent.
+/// loop end some day: silent. A `?` in another branch is not such an exit: it fires on an error
+/// of that branch's own work (a write upstream), which the peer's close does not bring, so the
+/// loop spins until some unrelated failure.
 pub fn judge_select(
     site: &ReadSite,
     branches: &[SelectBranch],
@@ -631,7 +633,7 @@ pub fn judge_select(
         .enumerate()
         .filter(|(i, _)| *i != read)
         .all(|(_, b)| {
-            crate::rust::flow::control::exits(&b.body, &[]).judge(|_| false) == Exit::Stays
+            crate::rust::flow::control::exits(&b.body, &[]).judge(|_| true) == Exit::Stays
         });
     if !others_stay {
         return None;
