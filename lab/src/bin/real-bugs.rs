@@ -11,6 +11,9 @@
 //!   both, is not this bug), and
 //! - quiet in the fixed version when the fix brought no finding of its own there.
 //!
+//! A fixed version written `crate@version` was published under another name (the maintained
+//! fork the bug's issue points to).
+//!
 //! Usage: `real-bugs [--waitlint BIN] [--manifest FILE]`. Exits 1 when a case the manifest
 //! marks `caught` is no longer caught (or its fixed version fires): recall must not regress.
 //! A crate that cannot be fetched is a warning, not a failure (the registry may be out of
@@ -142,7 +145,9 @@ fn parse_manifest(text: &str) -> Vec<Case> {
 /// The messages of the case's rule's findings inside its function in `version`; `None` when
 /// the crate could not be fetched or the file is missing.
 fn judge(waitlint: &Path, case: &Case, version: &str) -> Option<BTreeSet<String>> {
-    let root = fetch(&case.krate, version)?;
+    // `other-crate@1.2.3` when the fix was published under another name (a maintained fork).
+    let (krate, number) = version.split_once('@').unwrap_or((&case.krate, version));
+    let root = fetch(krate, number)?;
     let file = root.join(&case.file);
     let source = std::fs::read_to_string(&file).ok()?;
     // `buggy_fn/fixed_fn` when the fix renamed the function.

@@ -210,6 +210,15 @@ pub fn judge(
     if lp.kind == LoopKind::While && !lp.cond.is_some_and(pure_condition) {
         return None;
     }
+    // `total += n; if total == want { break }`: at end of stream the total stops changing, so
+    // a test of it that was false on the last data stays false.
+    let mut sums: Vec<String> = accumulators(body, count.as_deref());
+    if let Form::Counter(b) = form {
+        sums.extend(counter_name(&b.left).map(|n| n.trim_start_matches('*').to_string()));
+    }
+    if !sums.is_empty() {
+        skip.extend(frozen_tests(body, &sums));
+    }
     let harmless = |t: &Expr| {
         contains(node_span(t), site.span)
             || harmless_try(t, count.as_deref(), site.buffer.as_deref())
@@ -333,6 +342,89 @@ fn harmless_try(t: &Expr, count: Option<&str>, buffer: Option<&str>) -> bool {
         e => buffer.is_some() && ident_expr(e).as_deref() == buffer,
     };
     matches!(method.as_str(), "write" | "write_all") && m.args.len() == 1 && empty(&m.args[0])
+}
+
+/// The names that only grow by the count in `body` (`total += n`).
+fn accumulators(body: &[Stmt], count: Option<&str>) -> Vec<String> {
+    let Some(count) = count else {
+        return Vec::new();
+    };
+    struct Sums<'c>(&'c str, Vec<String>);
+    impl<'a> Visit<'a> for Sums<'_> {
+        fn visit_item(&mut self, _: &'a syn::Item) {}
+        fn visit_expr_binary(&mut self, b: &'a syn::ExprBinary) {
+            if matches!(b.op, BinOp::AddAssign(_))
+                && ident_expr(&b.right).as_deref() == Some(self.0)
+            {
+                self.1
+                    .extend(counter_name(&b.left).map(|n| n.trim_start_matches('*').to_string()));
+            }
+            visit::visit_expr_binary(self, b);
+        }
+    }
+    let mut sums = Sums(count, Vec::new());
+    for s in body {
+        sums.visit_stmt(s);
+    }
+    sums.1
+}
+
+/// The `then` branches of `if`s in `body` whose condition end of stream freezes: pure, naming
+/// an accumulator of `sums`, and otherwise only names the body never assigns.
+fn frozen_tests(body: &[Stmt], sums: &[String]) -> Vec<Span> {
+    #[derive(Default)]
+    struct Scan<'a> {
+        assigned: HashSet<String>,
+        ifs: Vec<&'a syn::ExprIf>,
+    }
+    impl<'a> Visit<'a> for Scan<'a> {
+        fn visit_item(&mut self, _: &'a syn::Item) {}
+        fn visit_expr_closure(&mut self, _: &'a syn::ExprClosure) {}
+        fn visit_expr_assign(&mut self, a: &'a syn::ExprAssign) {
+            self.assigned.extend(counter_name(&a.left));
+            visit::visit_expr_assign(self, a);
+        }
+        fn visit_expr_binary(&mut self, b: &'a syn::ExprBinary) {
+            let compound = matches!(
+                b.op,
+                BinOp::AddAssign(_)
+                    | BinOp::SubAssign(_)
+                    | BinOp::MulAssign(_)
+                    | BinOp::DivAssign(_)
+                    | BinOp::RemAssign(_)
+                    | BinOp::BitOrAssign(_)
+                    | BinOp::BitAndAssign(_)
+                    | BinOp::BitXorAssign(_)
+                    | BinOp::ShlAssign(_)
+                    | BinOp::ShrAssign(_)
+            );
+            if compound {
+                self.assigned
+                    .extend(counter_name(&b.left).map(|n| n.trim_start_matches('*').to_string()));
+            }
+            visit::visit_expr_binary(self, b);
+        }
+        fn visit_expr_if(&mut self, i: &'a syn::ExprIf) {
+            self.ifs.push(i);
+            visit::visit_expr_if(self, i);
+        }
+    }
+    let mut scan = Scan::default();
+    for s in body {
+        scan.visit_stmt(s);
+    }
+    scan.ifs
+        .iter()
+        .filter(|i| !matches!(&*i.cond, Expr::Let(_)) && pure_condition(&i.cond))
+        .filter(|i| {
+            let names = idents_in_expr(&i.cond);
+            names.iter().any(|n| sums.contains(n))
+                && names
+                    .iter()
+                    .all(|n| sums.contains(n) || !scan.assigned.contains(n))
+        })
+        .map(|i| node_span(&i.then_branch))
+        .collect()
 }
 
 /// A `while` condition that depends only on local data the loop body changes in place.
