@@ -9,8 +9,10 @@ use nginx_parser::Span;
 use syn::visit::Visit;
 use syn::{Block, Expr, Member, Pat};
 
-use crate::rust::flow::tasks::{has_exit, local_name, Body};
-use crate::rust::model::sockets::{contains, method_span, through_access, Function};
+use crate::rust::flow::tasks::{has_exit, local_name, task_body, Body, Spawns};
+use crate::rust::model::sockets::{
+    contains, is_fd_closing, is_raw_accept, method_span, through_access, Function, Imports,
+};
 use crate::rust::syntax::calls::path_ends_with;
 use crate::rust::{node_span, span_of};
 
@@ -137,6 +139,9 @@ pub(crate) fn exits_on_error(
         loops: usize,
         /// Names bound to the items of `incoming()` by an enclosing `for`.
         items: Vec<(String, Span, Option<String>)>,
+        /// Names bound to what a raw accept returned (`let c = libc::accept(fd, ..)`), tested
+        /// for failure with `c < 0` / `c == -1`.
+        raw: Vec<(String, Span)>,
         found: Option<(Span, Span, Option<String>)>,
     }
     impl Finder<'_> {
@@ -148,11 +153,24 @@ pub(crate) fn exits_on_error(
             }
             match e {
                 Expr::Paren(p) => self.accept(&p.expr, methods),
+                Expr::Unsafe(u) => match u.block.stmts.as_slice() {
+                    [syn::Stmt::Expr(e, None)] => self.accept(e, methods),
+                    _ => None,
+                },
                 Expr::MethodCall(m)
                     if methods.iter().any(|w| m.method == w)
                         && (self.is_listener)(through_access(&m.receiver)) =>
                 {
                     Some((method_span(m), self_field(&m.receiver)))
+                }
+                // A raw listening descriptor: `accept(fd)`, `accept4(fd, flags)` (libc, nix).
+                Expr::Call(c)
+                    if methods.contains(&"accept")
+                        && (path_ends_with(&c.func, &["accept"])
+                            || path_ends_with(&c.func, &["accept4"]))
+                        && c.args.first().is_some_and(|a| (self.is_listener)(a)) =>
+                {
+                    Some((node_span(c), None))
                 }
                 _ => None,
             }
@@ -200,6 +218,37 @@ pub(crate) fn exits_on_error(
             }
             syn::visit::visit_expr_match(self, m);
         }
+        fn visit_local(&mut self, l: &'ast syn::Local) {
+            if let (Pat::Ident(i), Some(init)) = (&l.pat, &l.init) {
+                if let Some((accept, None)) = self.accept(&init.expr, &["accept"]) {
+                    self.raw.push((i.ident.to_string(), accept));
+                }
+            }
+            syn::visit::visit_local(self, l);
+        }
+        fn visit_expr_if(&mut self, i: &'ast syn::ExprIf) {
+            // `if c < 0 { return .. }` / `if c == -1 { break }` after a raw accept.
+            if let Expr::Binary(b) = &*i.cond {
+                let failed = match (&b.op, &*b.right) {
+                    (syn::BinOp::Lt(_), Expr::Lit(l)) => {
+                        matches!(&l.lit, syn::Lit::Int(n) if n.base10_digits() == "0")
+                    }
+                    (syn::BinOp::Eq(_), Expr::Unary(u)) => {
+                        matches!(u.op, syn::UnOp::Neg(_))
+                            && matches!(&*u.expr, Expr::Lit(l) if matches!(&l.lit, syn::Lit::Int(n) if n.base10_digits() == "1"))
+                    }
+                    _ => false,
+                };
+                let raw = local_name(&b.left)
+                    .and_then(|n| self.raw.iter().find(|(r, _)| *r == n).cloned());
+                if let (true, Some((_, accept))) = (failed, raw) {
+                    if has_exit(Body::Block(&i.then_branch), None) {
+                        self.hit(node_span(&*i.cond), (accept, None));
+                    }
+                }
+            }
+            syn::visit::visit_expr_if(self, i);
+        }
         fn visit_expr_while(&mut self, w: &'ast syn::ExprWhile) {
             self.loops += 1;
             if let Expr::Let(l) = &*w.cond {
@@ -236,6 +285,7 @@ pub(crate) fn exits_on_error(
         is_listener,
         loops: 0,
         items: Vec::new(),
+        raw: Vec::new(),
         found: None,
     };
     body.visit(&mut f);
@@ -323,4 +373,77 @@ pub(crate) fn dropped_between(block: &Block, name: &str, from: u32, to: u32) -> 
     let mut f = Finder(name, from, to, false);
     f.visit_block(block);
     f.3
+}
+
+/// Accept loops on a raw listening descriptor of `f` that leave on their first accept error:
+/// `accept4(fd, ..)` whose `Err` arm breaks, in `f` or in a task it spawns. A raw fd is a number,
+/// so leaving the loop closes nothing: unless `f` closes the descriptor, the listener stays
+/// open with nobody accepting from it. Descriptors borrowed from an owner
+/// (`let fd = listener.as_raw_fd()`) are left out: the owner closes them when it is dropped.
+/// Returns the exit, the accept call and the descriptor's name.
+pub(crate) fn raw_listener_exits(imports: &Imports, f: &Function<'_>) -> Vec<(Span, Span, String)> {
+    struct Descriptors<'i> {
+        imports: &'i Imports,
+        accepted_from: Vec<String>,
+        locals: HashSet<String>,
+        borrowed: HashSet<String>,
+        closed: HashSet<String>,
+    }
+    impl<'ast> Visit<'ast> for Descriptors<'_> {
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
+            let first = c.args.first().and_then(local_name);
+            if is_raw_accept(self.imports, &c.func) {
+                self.accepted_from.extend(first);
+            } else if is_fd_closing(self.imports, &c.func) {
+                self.closed.extend(c.args.iter().filter_map(local_name));
+            }
+            syn::visit::visit_expr_call(self, c);
+        }
+        fn visit_local(&mut self, l: &'ast syn::Local) {
+            if let Pat::Ident(i) = crate::rust::model::sockets::strip_pat_type(&l.pat) {
+                let name = i.ident.to_string();
+                let borrowed = l.init.as_ref().is_some_and(|init| {
+                    matches!(&*init.expr, Expr::MethodCall(m) if m.method == "as_raw_fd" || m.method == "as_fd")
+                });
+                if borrowed {
+                    self.borrowed.insert(name.clone());
+                }
+                self.locals.insert(name);
+            }
+            syn::visit::visit_local(self, l);
+        }
+    }
+    let mut d = Descriptors {
+        imports,
+        accepted_from: Vec::new(),
+        locals: HashSet::new(),
+        borrowed: HashSet::new(),
+        closed: HashSet::new(),
+    };
+    d.visit_block(f.block);
+    if d.accepted_from.is_empty() {
+        return Vec::new();
+    }
+    let mut spawns = Spawns(Vec::new());
+    spawns.visit_block(f.block);
+    let mut bodies = vec![Body::Block(f.block)];
+    bodies.extend(spawns.0.iter().filter_map(|(_, arg)| task_body(arg)));
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for name in &d.accepted_from {
+        let kept =
+            d.locals.contains(name) && !d.borrowed.contains(name) && !d.closed.contains(name);
+        if !kept || !seen.insert(name.clone()) {
+            continue;
+        }
+        let is_listener = |e: &Expr| local_name(e).as_deref() == Some(name.as_str());
+        for &body in &bodies {
+            if let Some((exit, accept, _)) = exits_on_error(body, &is_listener) {
+                out.push((exit, accept, name.clone()));
+                break;
+            }
+        }
+    }
+    out
 }

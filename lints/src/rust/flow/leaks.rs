@@ -561,6 +561,20 @@ fn file_closes_fds(
     f.closes
 }
 
+/// The outer attributes of the expressions that carry `#[cfg]` on a statement.
+fn expr_attrs(e: &Expr) -> &[syn::Attribute] {
+    match e {
+        Expr::Block(b) => &b.attrs,
+        Expr::Call(c) => &c.attrs,
+        Expr::MethodCall(m) => &m.attrs,
+        Expr::Match(m) => &m.attrs,
+        Expr::If(i) => &i.attrs,
+        Expr::Unsafe(u) => &u.attrs,
+        Expr::Assign(a) => &a.attrs,
+        _ => &[],
+    }
+}
+
 const INHERIT_NOTE: &str = "a descriptor accepted without close-on-exec is inherited by every child process this process starts (`Command::spawn`, `fork` + `exec`); when this process closes its copy the connection stays open in the child, so the peer's FIN is acknowledged and the connection waits in CLOSE_WAIT until the child exits, and the client never sees this side close. std's and tokio's `accept` always set the flag; a library cannot know whether its users start child processes";
 
 /// `libc::accept` / nix `accept` (never close-on-exec), and `accept4` whose flags do not
@@ -627,6 +641,22 @@ pub(crate) fn inheritable_accepts(
         .collect();
     impl<'a> Visit<'a> for Calls<'_> {
         fn visit_item(&mut self, _: &'a syn::Item) {}
+        // Where `accept4` may not exist (macOS), the flag can only be set afterwards with
+        // `fcntl`; Linux has `accept4`, and that is the code judged.
+        fn visit_local(&mut self, l: &'a syn::Local) {
+            if !crate::rust::model::sockets::excludes_linux(&l.attrs) {
+                syn::visit::visit_local(self, l);
+            }
+        }
+        fn visit_stmt(&mut self, s: &'a syn::Stmt) {
+            let attrs = match s {
+                syn::Stmt::Expr(e, _) => expr_attrs(e),
+                _ => &[],
+            };
+            if !crate::rust::model::sockets::excludes_linux(attrs) {
+                syn::visit::visit_stmt(self, s);
+            }
+        }
         fn visit_expr_call(&mut self, c: &'a syn::ExprCall) {
             let paths = self.imports.resolve_expr(&c.func);
             let raw = crate::rust::model::sockets::is_raw_accept(self.imports, &c.func);

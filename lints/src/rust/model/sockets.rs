@@ -556,6 +556,29 @@ pub fn socket2_ctor(imports: &Imports, expr: &Expr) -> Option<Span> {
     hit.then(|| node_span(call))
 }
 
+/// Whether `#[cfg(..)]` attributes leave Linux out (`not(target_os = "linux")`,
+/// `target_os = "macos"`, `windows`): code that platforms without `accept4` compile instead.
+pub fn excludes_linux(attrs: &[Attribute]) -> bool {
+    attrs.iter().any(|a| {
+        let syn::Meta::List(list) = &a.meta else {
+            return false;
+        };
+        if !list.path.is_ident("cfg") {
+            return false;
+        }
+        let cfg: String = list
+            .tokens
+            .to_string()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let linux = cfg.contains("\"linux\"") || cfg.contains("\"android\"");
+        (cfg.starts_with("not(") && linux)
+            || (cfg.starts_with("target_os=") && !linux)
+            || cfg == "windows"
+    })
+}
+
 /// Whether a callee is `libc::accept`/`accept4` or nix's `accept`/`accept4`.
 pub fn is_raw_accept(imports: &Imports, func: &Expr) -> bool {
     imports.calls(func, RAW_ACCEPT)

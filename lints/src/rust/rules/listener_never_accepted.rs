@@ -6,8 +6,8 @@ use syn::Expr;
 
 use crate::diagnostic::{Diagnostic, Location};
 use crate::rust::flow::accept_loops::{
-    borrows_self, dropped_between, exits_on_error, keeps_running, runs_method, self_field,
-    shared_names, Share,
+    borrows_self, dropped_between, exits_on_error, keeps_running, raw_listener_exits, runs_method,
+    self_field, shared_names, Share,
 };
 use crate::rust::flow::listeners::{destructured, kept_open, verdict, Binds, Verdict, ACCEPTING};
 use crate::rust::flow::mio_tokens::{register_token, HandledTokens};
@@ -34,7 +34,13 @@ crate::declare_rule! {
     ///   `incoming()`) while another owner keeps the listener open: the loop runs in a spawned
     ///   task or thread on an `Arc` clone (`let l = Arc::clone(&listener)`, or a clone of
     ///   `self.listener`) and the spawner keeps running with the original, or it is a `&self`
-    ///   method run by a task on a clone of the `Arc` that holds the struct.
+    ///   method run by a task on a clone of the `Arc` that holds the struct;
+    /// - an accept loop on a raw listening descriptor (`accept4(fd, ..)` of libc or nix, in the
+    ///   function or in a task it spawns) that leaves on its first accept error (an `Err` arm
+    ///   that breaks or returns, `?`, `if conn < 0 { return .. }`) when the function never
+    ///   closes the descriptor: a raw fd is a number, so ending the loop closes nothing. A
+    ///   descriptor borrowed from a listener (`let fd = listener.as_raw_fd()`) is its owner's
+    ///   to close.
     ///
     /// A loop that owns its listener (moved in, not shared), one that logs the error and
     /// continues, and one whose error propagates to `main` are not flagged: when they end, the
@@ -179,6 +185,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     }
     mio_tokens(ctx, imports, fns, &locals, &fields, out);
     accept_exits(fns, out);
+    raw_accept_exits(imports, fns, out);
 }
 
 /// The mio case: a listener registered with a token no `match event.token()` arm handles.
@@ -318,6 +325,23 @@ fn accept_exits(fns: &[Function<'_>], out: &mut Vec<Diagnostic>) {
                         .help("log the error and keep accepting (pause briefly on EMFILE/ENFILE), or make the loop the listener's only owner (move it in, no `Arc`), so that it is closed when the loop ends"),
                 );
             }
+        }
+    }
+}
+
+const RAW_EXIT_NOTE: &str = "accept() fails transiently, and exactly under load: EMFILE/ENFILE when the process runs out of file descriptors, ECONNABORTED when a client resets before it is accepted, ENOBUFS/ENOMEM; a raw descriptor is a number, so leaving the loop does not close the listener, and the kernel keeps completing handshakes into its backlog: clients send their request and wait, and when they give up, their connections sit in CLOSE_WAIT until the descriptor is closed or the process exits";
+
+/// An accept loop on a raw listening descriptor that leaves on its first accept error.
+fn raw_accept_exits(imports: &Imports, fns: &[Function<'_>], out: &mut Vec<Diagnostic>) {
+    for f in fns.iter().filter(|f| !f.is_test) {
+        for (exit, accept, name) in raw_listener_exits(imports, f) {
+            out.push(
+                Diagnostic::new(&LISTENER_NEVER_ACCEPTED, Location::new(0, exit), format!("the accept loop on `{name}` ends on the first accept error, but nothing closes the listening descriptor"))
+                    .primary_label("an accept error leaves the loop here")
+                    .label(Location::new(0, accept), format!("connections are accepted from the raw descriptor `{name}` here"))
+                    .note(RAW_EXIT_NOTE)
+                    .help(format!("log the error and keep accepting (pause briefly on EMFILE/ENFILE); if the loop must end, close `{name}` when it does")),
+            );
         }
     }
 }

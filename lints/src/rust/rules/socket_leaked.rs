@@ -14,8 +14,9 @@ crate::declare_rule! {
     ///   `incoming()` item passed to `std::mem::forget`, `Box::leak` or `ManuallyDrop::new`, or
     ///   given up with `into_raw_fd()` / `into_raw_socket()` / `Box::into_raw` whose result is
     ///   thrown away;
-    /// - a raw fd, from `into_raw_fd()` or from `libc::accept` / `accept4` or nix's `accept`,
-    ///   that the function only reads, writes or shuts down, never closing it, wrapping it
+    /// - a raw fd, from `into_raw_fd()`, from `libc::accept` / `accept4` or nix's `accept`, or
+    ///   from a function of the file that returns one of those (`fn accept_retrying(fd: i32)
+    ///   -> Result<i32>`), that the function only reads, writes or shuts down, never closing it, wrapping it
     ///   (`from_raw_fd`), returning it, storing it or handing it to another function;
     /// - an accepted fd stored in a raw-fd field (`fd: RawFd`) of a struct of the file that has
     ///   no `Drop` impl, in a file that never closes a raw fd: by a struct literal, or through
@@ -24,7 +25,9 @@ crate::declare_rule! {
     /// - a connection accepted without close-on-exec: `libc::accept` or nix's `accept`, or
     ///   `accept4` whose flags do not include `SOCK_CLOEXEC`. A child process the program
     ///   starts inherits the descriptor and keeps the connection open after this process has
-    ///   closed its copy (std and tokio always set the flag).
+    ///   closed its copy (std and tokio always set the flag). Code compiled only where Linux
+    ///   is left out (`#[cfg(not(target_os = "linux"))]`), where `accept4` may not exist, is
+    ///   not judged for the flag.
     ///
     /// It stays silent when ownership goes anywhere it cannot see: a raw fd passed to any
     /// function other than a libc/nix call that only borrows it (`read`, `write`, `send`,
