@@ -331,3 +331,83 @@ fn integration_tests_and_benchmarks_of_a_crate_are_test_code() {
     let (findings, _) = check(&dir.path().join("tests"), &["."]);
     assert_eq!(findings, [], "check . in tests/");
 }
+
+/// A connection wrapper of the crate whose `receive` hands the read's count back as is.
+const NETWORK_PASSES_ZERO: &str = r#"use std::io::Read;
+
+pub struct NetworkConnection<T: Read> {
+    io: T,
+}
+
+impl<T: Read> NetworkConnection<T> {
+    pub fn receive(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        self.io.read(buffer)
+    }
+}
+"#;
+
+/// The same wrapper turning end of stream into an error.
+const NETWORK_EOF_ERROR: &str = r#"use std::io::Read;
+
+pub struct NetworkConnection<T: Read> {
+    io: T,
+}
+
+impl<T: Read> NetworkConnection<T> {
+    pub fn receive(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        match self.io.read(buffer)? {
+            0 => Err(std::io::ErrorKind::UnexpectedEof.into()),
+            n => Ok(n),
+        }
+    }
+}
+"#;
+
+/// A packet reader of another file, written against the wrapper: its loop calls the wrapper's
+/// method on a parameter of the wrapper's type. (The file also reads a greeting itself: a file
+/// whose only reads are a wrapper's methods is not past the prefilter, see `prefilter.rs`.)
+const CLIENT: &str = r#"use std::io::Read;
+
+use crate::network::NetworkConnection;
+
+pub fn receive_packet<T: Read>(buf: &mut [u8], conn: &mut NetworkConnection<T>) -> std::io::Result<usize> {
+    let mut i = 0;
+    loop {
+        let len = conn.receive(&mut buf[i..i + 1])?;
+        i = i + len;
+        if i > 1 {
+            return Ok(i);
+        }
+    }
+}
+
+pub fn greeting<R: Read>(r: &mut R) -> std::io::Result<usize> {
+    let mut hello = [0u8; 4];
+    r.read(&mut hello)
+}
+"#;
+
+#[test]
+fn a_method_of_a_crate_wrapper_is_resolved_by_the_receivers_declared_type() {
+    let lib = "pub mod client;\npub mod network;\n";
+    let dir = crate_with(&[
+        ("src/lib.rs", lib),
+        ("src/client.rs", CLIENT),
+        ("src/network.rs", NETWORK_PASSES_ZERO),
+    ]);
+    for args in [&["src/client.rs"][..], &["."]] {
+        let (findings, _) = check(dir.path(), args);
+        assert_eq!(
+            findings,
+            [("RS001".to_string(), "src/client.rs".to_string(), 8)],
+            "check {args:?}"
+        );
+    }
+    let dir = crate_with(&[
+        ("src/lib.rs", lib),
+        ("src/client.rs", CLIENT),
+        ("src/network.rs", NETWORK_EOF_ERROR),
+    ]);
+    let (findings, _) = check(dir.path(), &["."]);
+    assert_eq!(findings, [], "end of stream is an error: the loop returns");
+}

@@ -11,7 +11,8 @@
 //!   both, is not this bug), and
 //! - quiet in the fixed version when the fix brought no finding of its own there.
 //!
-//! A fixed version written `crate@version` was published under another name (the maintained
+//! A file written `buggy_path|fixed_path` is where the fix moved the function. A fixed
+//! version written `crate@version` was published under another name (the maintained
 //! fork the bug's issue points to).
 //!
 //! Usage: `real-bugs [--waitlint BIN] [--manifest FILE]`. Exits 1 when a case the manifest
@@ -148,7 +149,13 @@ fn judge(waitlint: &Path, case: &Case, version: &str) -> Option<BTreeSet<String>
     // `other-crate@1.2.3` when the fix was published under another name (a maintained fork).
     let (krate, number) = version.split_once('@').unwrap_or((&case.krate, version));
     let root = fetch(krate, number)?;
-    let file = root.join(&case.file);
+    // `buggy_path|fixed_path` when the fix moved the function to another file.
+    let path = match case.file.split_once('|') {
+        Some((buggy, _)) if version == case.buggy => buggy,
+        Some((_, fixed)) => fixed,
+        None => case.file.as_str(),
+    };
+    let file = root.join(path);
     let source = std::fs::read_to_string(&file).ok()?;
     // `buggy_fn/fixed_fn` when the fix renamed the function.
     let function = match case.function.split_once('/') {
@@ -160,7 +167,7 @@ fn judge(waitlint: &Path, case: &Case, version: &str) -> Option<BTreeSet<String>
     if ranges.is_empty() {
         eprintln!(
             "real-bugs: {} {version}: no fn {function} in {}",
-            case.krate, case.file
+            case.krate, path
         );
         return None;
     }
@@ -173,16 +180,16 @@ fn judge(waitlint: &Path, case: &Case, version: &str) -> Option<BTreeSet<String>
     let found = report
         .lines()
         .filter(|l| {
-            let Some((path, rest)) = l.split_once(':') else {
+            let Some((line_path, rest)) = l.split_once(':') else {
                 return false;
             };
-            let path = path.trim_start_matches("./");
+            let line_path = line_path.trim_start_matches("./");
             let line: usize = rest
                 .split(':')
                 .next()
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0);
-            path == case.file
+            line_path == path
                 && l.ends_with(&format!("[{}]", case.rule))
                 && ranges.iter().any(|(a, b)| (*a..=*b).contains(&line))
         })

@@ -88,6 +88,10 @@ static BOUNDS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyL
     aho_corasick::AhoCorasick::new(reader_bounds()).expect("the bounds build an automaton")
 });
 
+/// Whether a file may match a rule: a trigger word, or a reader bound with a read call. A file
+/// whose only read is a method of a crate wrapper (`conn.receive(&mut buf)` on a
+/// `&mut NetworkConnection<T>`) is not looked at: letting through every file with a reader
+/// bound and a loop cost 8-10 % of the corpus run (measured in session 6).
 pub fn may_match(source: &[u8]) -> bool {
     let mut reads = false;
     for m in WORDS.find_iter(source) {
@@ -130,6 +134,7 @@ mod tests {
             b"pub type KeepAliveState = i32;",
             b"fn f<R: AsyncRead>(r: R) -> R { r }",
             b"use std::io::Read; fn f(p: &Path) { File::open(p)?.read(&mut b)?; }",
+            b"use std::io::Read; fn f(v: &[u8]) { loop { step(v); } }",
         ] {
             assert!(
                 !super::may_match(prose),

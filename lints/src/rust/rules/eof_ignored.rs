@@ -22,10 +22,16 @@ crate::declare_rule! {
     /// - `Ok(n) => handle(&buf[..n])` in a `loop` with no zero check, or `Ok(0) => continue`;
     /// - `let n = stream.read(&mut buf)?;` whose `n` is never tested, `if n == 0 { continue }`;
     /// - `reader.read_line(&mut line)?;` whose count and line are never tested;
-    /// - `while missing > 0 { missing -= stream.read(&mut buf)?; }`;
+    /// - `while missing > 0 { missing -= stream.read(&mut buf)?; }`, and
+    ///   `loop { total += stream.read(..)?; if total == want { break } }`: at end of stream the
+    ///   total stops changing, so a test of it alone that was false stays false;
     /// - a call of a function of the file that turns end of stream into success (its `Ok(0)`
     ///   arm returns `Ok(..)`, or it returns the count itself), in a loop that treats the result
-    ///   as data;
+    ///   as data; a method called on a connection wrapper (`conn.receive(&mut buf)` with `conn:
+    ///   &mut NetworkConnection<T>`) is looked up in the crate by that type;
+    /// - a read branch of a `select!` that is the loop's whole body and takes `Ok(0)` as data,
+    ///   when the other branches cannot leave the loop (a `?` there fires only on their own
+    ///   errors, which the peer's close does not bring);
     /// - a hand-written poll loop (`impl Future`, `Stream`, `AsyncRead` over a socket) that
     ///   polls `poll_read` and goes round again on `Poll::Ready(Ok(()))` with nothing added to
     ///   `buf.filled()` (tokio), or on `Poll::Ready(Ok(0))` (futures-io `poll_read`,

@@ -81,6 +81,10 @@ pub struct Streams<'f> {
     scope: Scope,
     /// Accept sites of accepted sockets, by name.
     pub accepted: HashMap<String, Span>,
+    /// The declared type of each connection parameter, by its last path segment
+    /// (`NetworkConnection` for `conn: &mut NetworkConnection<T>`): what a method called on
+    /// it resolves against.
+    declared: HashMap<String, String>,
 }
 
 impl<'f> Streams<'f> {
@@ -102,6 +106,7 @@ impl<'f> Streams<'f> {
             types,
             scope: types.scope(&generics),
             accepted: HashMap::new(),
+            declared: HashMap::new(),
         };
         for (name, a) in accepted_names(imports, f.block) {
             if a.shape == Shape::Socket {
@@ -112,7 +117,13 @@ impl<'f> Streams<'f> {
         for input in &f.sig.inputs {
             if let syn::FnArg::Typed(t) = input {
                 if all_params || types.is_reader(&t.ty, &streams.scope) {
-                    streams.names.extend(pat_idents(&t.pat));
+                    let names = pat_idents(&t.pat);
+                    if let Some(head) = type_head(&t.ty) {
+                        streams
+                            .declared
+                            .extend(names.iter().map(|n| (n.clone(), head.clone())));
+                    }
+                    streams.names.extend(names);
                 }
             }
         }
@@ -146,6 +157,18 @@ impl<'f> Streams<'f> {
             }
             Expr::Index(i) => self.holds(&i.expr),
             _ => false,
+        }
+    }
+
+    /// The declared type (last path segment) of a connection parameter `expr` names.
+    pub fn declared_type(&self, expr: &Expr) -> Option<&str> {
+        match through_access(expr) {
+            Expr::Path(p) => p
+                .path
+                .get_ident()
+                .and_then(|i| self.declared.get(&i.to_string()))
+                .map(String::as_str),
+            _ => None,
         }
     }
 
@@ -184,6 +207,20 @@ impl<'f> Streams<'f> {
             Expr::Index(i) => Self::root(&i.expr),
             _ => None,
         }
+    }
+}
+
+/// The last path segment of a type, through references: `NetworkConnection` for
+/// `&'a mut NetworkConnection<T>`.
+fn type_head(ty: &syn::Type) -> Option<String> {
+    match ty {
+        syn::Type::Reference(r) => type_head(&r.elem),
+        syn::Type::Paren(p) => type_head(&p.elem),
+        syn::Type::Group(g) => type_head(&g.elem),
+        syn::Type::Path(p) if p.qself.is_none() => {
+            p.path.segments.last().map(|s| s.ident.to_string())
+        }
+        _ => None,
     }
 }
 
@@ -329,7 +366,11 @@ pub fn read_site(streams: &Streams<'_>, helpers: &EofHelpers<'_>, expr: &Expr) -
             let on_self =
                 matches!(through_access(&m.receiver), Expr::Path(p) if p.path.is_ident("self"));
             // A cheap lookup first: most method calls are not helpers.
-            let helper = helpers.of_call(call)?;
+            let helper = if streams.holds(&m.receiver) {
+                helpers.of_method_on_connection(call, streams.declared_type(&m.receiver))?
+            } else {
+                helpers.of_call(call)?
+            };
             let declared = helpers.reads_declared_reader(call);
             let arg = m.args.iter().find(|a| streams.holds(a));
             // The connection is the receiver, unless the helper reads a parameter declared as
@@ -542,6 +583,41 @@ impl<'a> EofHelpers<'a> {
         let found = facts.eof(callee.name());
         if found.is_none() && !facts.defines(callee.name()) {
             self.misses.borrow_mut().push((callee, node_span(call)));
+        }
+        found
+    }
+
+    /// The summary of the method `call` runs on a value that holds a connection
+    /// (`conn.receive(&mut buf)` with `conn: &mut NetworkConnection<T>`, `T: Read`): a method
+    /// of the file, else the crate's method of that name. The receiver's declared type is a
+    /// connection wrapper, and what is not std's read is a method of that wrapper, so the name
+    /// is resolved in the crate even off `self` (when the crate defines it once).
+    pub fn of_method_on_connection(&self, call: &Expr, ty: Option<&str>) -> Option<EofSummary> {
+        let Expr::MethodCall(m) = call else {
+            return None;
+        };
+        let name = m.method.to_string();
+        if let Some(s) = self.local.by_name.get(&name) {
+            return Some(*s);
+        }
+        let (imports, facts) = self.crate_wide?;
+        let found = facts.eof(&name);
+        // Asked of the crate by the receiver's type, when the crate may define it.
+        let crate_type = ty.filter(|t| {
+            t.starts_with(|c: char| c.is_ascii_uppercase())
+                && (imports.defines(t)
+                    || imports.resolve(&[t.to_string()]).iter().any(|p| {
+                        p.len() >= 2 && matches!(p[0].as_str(), "crate" | "super" | "self")
+                    }))
+        });
+        if let (None, false, Some(ty)) = (found, facts.defines(&name), crate_type) {
+            self.misses.borrow_mut().push((
+                CrateCallee::Associated {
+                    ty: ty.to_string(),
+                    name,
+                },
+                node_span(call),
+            ));
         }
         found
     }

@@ -223,10 +223,13 @@ pub fn judge(
         contains(node_span(t), site.span)
             || harmless_try(t, count.as_deref(), site.buffer.as_deref())
     };
+    // `total = total + n` assigns the same value at end of stream: no flag changes.
     let flag = |name: &str| {
-        lp.cond
-            .is_some_and(|c| idents_in_expr(c).iter().any(|i| i == name))
-            || in_condition(name, body, &[], site.span)
+        !sums.iter().any(|s| s == name)
+            && (lp
+                .cond
+                .is_some_and(|c| idents_in_expr(c).iter().any(|i| i == name))
+                || in_condition(name, body, &[], site.span))
     };
     if exits_of_stmts(body, &skip)
         .drop_untested_assignments(flag)
@@ -344,7 +347,7 @@ fn harmless_try(t: &Expr, count: Option<&str>, buffer: Option<&str>) -> bool {
     matches!(method.as_str(), "write" | "write_all") && m.args.len() == 1 && empty(&m.args[0])
 }
 
-/// The names that only grow by the count in `body` (`total += n`).
+/// The names that only grow by the count in `body` (`total += n`, `total = total + n`).
 fn accumulators(body: &[Stmt], count: Option<&str>) -> Vec<String> {
     let Some(count) = count else {
         return Vec::new();
@@ -360,6 +363,21 @@ fn accumulators(body: &[Stmt], count: Option<&str>) -> Vec<String> {
                     .extend(counter_name(&b.left).map(|n| n.trim_start_matches('*').to_string()));
             }
             visit::visit_expr_binary(self, b);
+        }
+        // `total = total + n`.
+        fn visit_expr_assign(&mut self, a: &'a syn::ExprAssign) {
+            if let Expr::Binary(b) = &*a.right {
+                let left = counter_name(&a.left);
+                let operands = [ident_expr(&b.left), ident_expr(&b.right)];
+                if matches!(b.op, BinOp::Add(_))
+                    && left.is_some()
+                    && operands.contains(&left)
+                    && operands.contains(&Some(self.0.to_string()))
+                {
+                    self.1.extend(left);
+                }
+            }
+            visit::visit_expr_assign(self, a);
         }
     }
     let mut sums = Sums(count, Vec::new());
@@ -657,7 +675,12 @@ fn handed_over(
             match e {
                 Expr::MethodCall(m) => {
                     let method = m.method.to_string();
-                    if READS.contains(&method.as_str()) || WRITES.contains(&method.as_str()) {
+                    // The read itself (a helper's call too: `conn.receive(&mut buf)`).
+                    let the_read = crate::rust::model::sockets::method_span(m) == self.neutral[0];
+                    if the_read
+                        || READS.contains(&method.as_str())
+                        || WRITES.contains(&method.as_str())
+                    {
                         self.neutral.push(span);
                     }
                 }
