@@ -579,6 +579,23 @@ pub fn excludes_linux(attrs: &[Attribute]) -> bool {
     })
 }
 
+/// Whether an operator assigns (`+=`, `|=`, `<<=`...).
+pub fn is_compound_assign(op: &BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::AddAssign(_)
+            | BinOp::SubAssign(_)
+            | BinOp::MulAssign(_)
+            | BinOp::DivAssign(_)
+            | BinOp::RemAssign(_)
+            | BinOp::BitXorAssign(_)
+            | BinOp::BitAndAssign(_)
+            | BinOp::BitOrAssign(_)
+            | BinOp::ShlAssign(_)
+            | BinOp::ShrAssign(_)
+    )
+}
+
 /// Whether a callee is `libc::accept`/`accept4` or nix's `accept`/`accept4`.
 pub fn is_raw_accept(imports: &Imports, func: &Expr) -> bool {
     imports.calls(func, RAW_ACCEPT)
@@ -1073,19 +1090,7 @@ impl<'ast> Visit<'ast> for UseFinder<'_> {
                 self.record(&a.left, context, UseKind::Reassigned);
             }
             Expr::Binary(b) => {
-                let assign_op = matches!(
-                    b.op,
-                    BinOp::AddAssign(_)
-                        | BinOp::SubAssign(_)
-                        | BinOp::MulAssign(_)
-                        | BinOp::DivAssign(_)
-                        | BinOp::RemAssign(_)
-                        | BinOp::BitXorAssign(_)
-                        | BinOp::BitAndAssign(_)
-                        | BinOp::BitOrAssign(_)
-                        | BinOp::ShlAssign(_)
-                        | BinOp::ShrAssign(_)
-                );
+                let assign_op = is_compound_assign(&b.op);
                 self.record(
                     &b.left,
                     context,

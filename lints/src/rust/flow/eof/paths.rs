@@ -403,20 +403,7 @@ fn frozen_tests(body: &[Stmt], sums: &[String]) -> Vec<Span> {
             visit::visit_expr_assign(self, a);
         }
         fn visit_expr_binary(&mut self, b: &'a syn::ExprBinary) {
-            let compound = matches!(
-                b.op,
-                BinOp::AddAssign(_)
-                    | BinOp::SubAssign(_)
-                    | BinOp::MulAssign(_)
-                    | BinOp::DivAssign(_)
-                    | BinOp::RemAssign(_)
-                    | BinOp::BitOrAssign(_)
-                    | BinOp::BitAndAssign(_)
-                    | BinOp::BitXorAssign(_)
-                    | BinOp::ShlAssign(_)
-                    | BinOp::ShrAssign(_)
-            );
-            if compound {
+            if crate::rust::model::sockets::is_compound_assign(&b.op) {
                 self.assigned
                     .extend(counter_name(&b.left).map(|n| n.trim_start_matches('*').to_string()));
             }
