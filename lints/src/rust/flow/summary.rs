@@ -41,6 +41,7 @@ use crate::rust::model::sockets::{
     accepted_names, is_print_macro, method_span, strip_pat_type, through_access, through_wrappers,
     Function, Imports, Shape,
 };
+use crate::rust::model::types::{Scope, TypeModel};
 use crate::rust::node_span;
 use crate::rust::syntax::calls::path_segments;
 
@@ -937,7 +938,20 @@ const NEUTRAL_METHODS: &[&str] = &[
     "deregister",
 ];
 
-/// One place an accepted socket (or something holding it) is put into a container.
+/// Where the connection a [`Store`] holds comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Accepted in the storing function (`listener.accept()`).
+    Accepted,
+    /// A parameter of the storing function whose declared type owns a connection (`fn
+    /// add(&mut self, socket: TcpStream)`): whoever accepted it, it is stored here.
+    Parameter,
+    /// Any value put into a container whose declared type owns connections (a field
+    /// `conns: HashMap<Token, Connection>`, a local `let conns: Vec<TcpStream>`).
+    Container,
+}
+
+/// One place a connection (or something holding it) is put into a container.
 #[derive(Clone, Debug)]
 pub struct Store {
     /// The storing call (`insert(..)`).
@@ -946,25 +960,62 @@ pub struct Store {
     pub container: Container,
     /// The container as written, for labels.
     pub container_span: Span,
-    /// The accepted socket's name in this function and where it was accepted.
+    /// The connection's name in this function (empty for [`Origin::Container`]) and where it
+    /// was accepted or passed in (the stored value for [`Origin::Container`]).
     pub socket: String,
     pub accepted: Span,
+    pub origin: Origin,
     /// Every name that holds the connection here (clones, halves, wrappers).
     pub holders: HashSet<String>,
     /// The stored value is one of the holders itself, moved (not a clone or a wrapper).
     pub moved: bool,
 }
 
-/// Names that hold an accepted socket in one function: the accepted names, and names bound to
-/// a clone, a split half, an `Arc`/`Mutex`/`BufReader`/struct holding one.
-pub fn holders(imports: &Imports, block: &Block) -> HashMap<String, (String, Span)> {
-    let mut out: HashMap<String, (String, Span)> = accepted_names(imports, block)
+/// A name that holds a connection: the connection's name where it came in, where, and how.
+#[derive(Clone, Debug)]
+pub struct Held {
+    pub socket: String,
+    pub site: Span,
+    pub origin: Origin,
+}
+
+/// Names that hold a connection in one function: the names of sockets accepted there and of
+/// parameters whose declared type owns a connection (passed by value), and names bound to a
+/// clone, a split half, an `Arc`/`Mutex`/`BufReader`/struct holding one.
+pub fn holders(
+    imports: &Imports,
+    types: &TypeModel<'_>,
+    f: &Function<'_>,
+) -> HashMap<String, Held> {
+    let mut out: HashMap<String, Held> = accepted_names(imports, f.block)
         .into_iter()
         .filter(|(_, a)| matches!(a.shape, Shape::Socket))
-        .map(|(n, a)| (n.clone(), (n, a.site)))
+        .map(|(n, a)| {
+            let held = Held {
+                socket: n.clone(),
+                site: a.site,
+                origin: Origin::Accepted,
+            };
+            (n, held)
+        })
         .collect();
+    let mut generics = Vec::from_iter(f.impl_generics);
+    generics.push(&f.sig.generics);
+    let scope = types.scope(&generics);
+    for input in &f.sig.inputs {
+        let FnArg::Typed(t) = input else { continue };
+        let Pat::Ident(p) = &*t.pat else { continue };
+        if types.owns_connection(&t.ty, &scope) {
+            let name = p.ident.to_string();
+            out.entry(name.clone()).or_insert(Held {
+                socket: name,
+                site: node_span(t),
+                origin: Origin::Parameter,
+            });
+        }
+    }
     struct Finder<'o> {
-        out: &'o mut HashMap<String, (String, Span)>,
+        out: &'o mut HashMap<String, Held>,
     }
     impl<'a> Visit<'a> for Finder<'_> {
         fn visit_item(&mut self, _: &'a syn::Item) {}
@@ -982,8 +1033,46 @@ pub fn holders(imports: &Imports, block: &Block) -> HashMap<String, (String, Spa
         }
     }
     for _ in 0..2 {
-        Finder { out: &mut out }.visit_block(block);
+        Finder { out: &mut out }.visit_block(f.block);
     }
+    out
+}
+
+/// The containers of a function whose declared type owns connections: the file's fields
+/// declared so ([`TypeModel::owning_fields`]) and locals annotated so.
+pub fn owning_containers(types: &TypeModel<'_>, f: &Function<'_>) -> HashSet<Container> {
+    let mut out: HashSet<Container> = types
+        .owning_fields()
+        .iter()
+        .map(|n| Container::Field(n.clone()))
+        .collect();
+    struct Locals<'t, 'm> {
+        types: &'t TypeModel<'m>,
+        scope: Scope,
+        out: &'t mut HashSet<Container>,
+    }
+    impl<'a> Visit<'a> for Locals<'_, '_> {
+        fn visit_item(&mut self, _: &'a syn::Item) {}
+        fn visit_local(&mut self, local: &'a syn::Local) {
+            if let Pat::Type(t) = &local.pat {
+                if let Pat::Ident(p) = &*t.pat {
+                    if self.types.owns_connection(&t.ty, &self.scope) {
+                        self.out.insert(Container::Local(p.ident.to_string()));
+                    }
+                }
+            }
+            visit::visit_local(self, local);
+        }
+    }
+    let mut generics = Vec::from_iter(f.impl_generics);
+    generics.push(&f.sig.generics);
+    let scope = types.scope(&generics);
+    Locals {
+        types,
+        scope,
+        out: &mut out,
+    }
+    .visit_block(f.block);
     out
 }
 
@@ -998,9 +1087,9 @@ fn pat_names(pat: &Pat, out: &mut Vec<String>) {
     }
 }
 
-/// The accepted socket an expression holds, if any: the name itself, a clone or split of it,
+/// The connection an expression holds, if any: the name itself, a clone or split of it,
 /// a wrapper call (`Arc::new(s)`, `Conn::new(s, token)`), a struct literal or tuple with it.
-fn holds(names: &HashMap<String, (String, Span)>, expr: &Expr) -> Option<(String, Span)> {
+fn holds(names: &HashMap<String, Held>, expr: &Expr) -> Option<Held> {
     match through_wrappers(expr) {
         Expr::Path(p) if p.path.segments.len() == 1 => {
             names.get(&p.path.segments[0].ident.to_string()).cloned()
@@ -1015,21 +1104,26 @@ fn holds(names: &HashMap<String, (String, Span)>, expr: &Expr) -> Option<(String
     }
 }
 
-/// Where a function stores an accepted socket (or a holder of it) into a container.
+/// Where a function stores a connection (or a holder of it) into a container: a value that
+/// holds an accepted socket or a connection-owning parameter, or any value put into a
+/// container declared to hold connections.
 pub fn stores(
     summaries: &Summaries<'_>,
     imports: &Imports,
+    types: &TypeModel<'_>,
     f: &Function<'_>,
     aliases: &HashMap<String, Container>,
 ) -> Vec<Store> {
-    let names = holders(imports, f.block);
-    if names.is_empty() {
+    let names = holders(imports, types, f);
+    let owning = owning_containers(types, f);
+    if names.is_empty() && owning.is_empty() {
         return Vec::new();
     }
     struct Finder<'s, 'i, 'n> {
         summaries: &'s Summaries<'i>,
         aliases: &'n HashMap<String, Container>,
-        names: &'n HashMap<String, (String, Span)>,
+        names: &'n HashMap<String, Held>,
+        owning: &'n HashSet<Container>,
         out: Vec<Store>,
     }
     impl<'a> Visit<'a> for Finder<'_, '_, '_> {
@@ -1037,7 +1131,6 @@ pub fn stores(
         fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
             let method = m.method.to_string();
             if STORING_METHODS.contains(&method.as_str()) {
-                let value = m.args.last().and_then(|a| holds(self.names, a));
                 let receiver = match through_access(&m.receiver) {
                     Expr::MethodCall(inner)
                         if ENTRY_METHODS.contains(&inner.method.to_string().as_str()) =>
@@ -1047,11 +1140,23 @@ pub fn stores(
                     other => other,
                 };
                 let container = self.summaries.container_of(receiver, self.aliases);
-                if let (Some((socket, accepted)), Some(container)) = (value, container) {
+                let value = m
+                    .args
+                    .last()
+                    .and_then(|a| holds(self.names, a))
+                    .or_else(|| {
+                        let declared = container.as_ref().is_some_and(|c| self.owning.contains(c));
+                        declared.then(|| Held {
+                            socket: String::new(),
+                            site: m.args.last().map_or(method_span(m), node_span),
+                            origin: Origin::Container,
+                        })
+                    });
+                if let (Some(held), Some(container)) = (value, container) {
                     let holders: HashSet<String> = self
                         .names
                         .iter()
-                        .filter(|(_, (s, _))| *s == socket)
+                        .filter(|(_, h)| !held.socket.is_empty() && h.socket == held.socket)
                         .map(|(n, _)| n.clone())
                         .collect();
                     let moved = m
@@ -1064,8 +1169,9 @@ pub fn stores(
                         at: method_span(m),
                         container,
                         container_span: node_span(receiver),
-                        socket,
-                        accepted,
+                        socket: held.socket,
+                        accepted: held.site,
+                        origin: held.origin,
                         holders,
                     });
                 }
@@ -1077,6 +1183,7 @@ pub fn stores(
         summaries,
         aliases,
         names: &names,
+        owning: &owning,
         out: Vec::new(),
     };
     finder.visit_block(f.block);
@@ -1180,7 +1287,9 @@ mod tests {
         with(src, |s, fns| {
             let al = aliases(s, fns[0].block);
             let imports = Imports::default();
-            let st = stores(s, &imports, &fns[0], &al);
+            let file = syn::parse_file("").unwrap();
+            let types = TypeModel::of(&file);
+            let st = stores(s, &imports, &types, &fns[0], &al);
             let containers: Vec<_> = st.iter().map(|s| s.container.clone()).collect();
             assert_eq!(
                 containers,

@@ -15,6 +15,13 @@
 //! - a struct of the file that implements a reader trait and has a field that is a reader
 //!   (forwarding wrappers: `impl<R: AsyncRead> AsyncRead for Session<R>`).
 //!
+//! A type *owns a connection* ([`TypeModel::owns_connection`]) when a value of it keeps a
+//! connection open until it is dropped: an owned socket type, a reader-bounded generic, a
+//! wrapper, container or smart pointer that owns one (by value: a reference, a `Weak` or a
+//! channel end does not), or a struct or enum of the file with such a field, transitively.
+//! RS002 judges containers by it: a `HashMap<Token, Connection>` field holds connections
+//! whatever code put them there.
+//!
 //! A struct's fields are judged with the struct's generic parameters bound as its declaration
 //! *or any of its `impl` blocks* bind them (`struct Client<T> { stream: T }` with
 //! `impl<T: Read + Write> Client<T>`): the methods that read the field are written in those
@@ -39,6 +46,25 @@ pub const READER_TRAITS: &[&str] = &[
 /// Socket types that are connections whatever their arguments.
 const CONNECTIONS: &[&str] = &["TcpStream", "UnixStream", "OwnedReadHalf"];
 
+/// Owned socket types beyond [`CONNECTIONS`]: write halves keep the connection open too.
+const OWNED_CONNECTIONS: &[&str] = &["OwnedWriteHalf"];
+
+/// Types with a connection-owning argument that do not own it: a `Weak` does not keep it
+/// alive, a channel end only carries values to whoever owns them, a marker holds nothing.
+const NOT_OWNING: &[&str] = &[
+    "Weak",
+    "PhantomData",
+    "Sender",
+    "SyncSender",
+    "UnboundedSender",
+    "Receiver",
+    "UnboundedReceiver",
+    "JoinHandle",
+    "Fn",
+    "FnMut",
+    "FnOnce",
+];
+
 /// How deep [`TypeModel::is_reader`] follows structs of the file (a struct that contains
 /// itself through a `Box` would otherwise recurse forever).
 const MAX_DEPTH: usize = 8;
@@ -56,6 +82,7 @@ impl Scope {
 
 struct StructInfo<'a> {
     params: Vec<String>,
+    /// The fields (an enum's: every variant's), by name where they have one.
     fields: Vec<(Option<String>, &'a Type)>,
     /// Parameters bound by a reader trait in the declaration or in any impl of the struct.
     reader_params: HashSet<String>,
@@ -69,6 +96,8 @@ pub struct TypeModel<'a> {
     implements_reader: HashSet<String>,
     /// Fields of the file's structs whose declared type is a reader (by field name).
     reader_fields: HashSet<String>,
+    /// Fields of the file's structs whose declared type owns a connection (by field name).
+    owning_fields: HashSet<String>,
 }
 
 impl<'a> TypeModel<'a> {
@@ -80,6 +109,7 @@ impl<'a> TypeModel<'a> {
             structs: HashMap::new(),
             implements_reader: HashSet::new(),
             reader_fields: HashSet::new(),
+            owning_fields: HashSet::new(),
         };
         // Traits whose supertraits are readers, to a fixed point (`trait Io: Conn`, `trait
         // Conn: Read + Write`).
@@ -115,6 +145,28 @@ impl<'a> TypeModel<'a> {
                 },
             );
         }
+        for e in &items.enums {
+            let params = e
+                .generics
+                .type_params()
+                .map(|p| p.ident.to_string())
+                .collect();
+            let reader_params = model.scope(&[&e.generics]).0;
+            let fields = e
+                .variants
+                .iter()
+                .flat_map(|v| &v.fields)
+                .map(|f| (f.ident.as_ref().map(ToString::to_string), &f.ty))
+                .collect();
+            model
+                .structs
+                .entry(e.ident.to_string())
+                .or_insert(StructInfo {
+                    params,
+                    fields,
+                    reader_params,
+                });
+        }
         for i in &items.impls {
             let Type::Path(p) = &*i.self_ty else { continue };
             let Some(last) = p.path.segments.last() else {
@@ -147,19 +199,89 @@ impl<'a> TypeModel<'a> {
                 info.reader_params.extend(readers);
             }
         }
-        let mut fields = HashSet::new();
+        let (mut readers, mut owning, mut not_owning) =
+            (HashSet::new(), HashSet::new(), HashSet::new());
         for info in model.structs.values() {
             let scope = Scope(info.reader_params.clone());
             for (name, ty) in &info.fields {
                 if let Some(name) = name {
                     if model.is_reader(ty, &scope) {
-                        fields.insert(name.clone());
+                        readers.insert(name.clone());
+                    }
+                    if model.owns_connection(ty, &scope) {
+                        owning.insert(name.clone());
+                    } else {
+                        not_owning.insert(name.clone());
                     }
                 }
             }
         }
-        model.reader_fields = fields;
+        model.reader_fields = readers;
+        // Fields are named without their struct (`self.conns`): a name that some struct
+        // declares with another type is not known to hold connections.
+        model.owning_fields = owning.difference(&not_owning).cloned().collect();
         model
+    }
+
+    /// The fields of the file's structs whose declared type owns a connection (a
+    /// `HashMap<Token, Connection>`, a `Slab<TcpStream>`), by name, when every struct that
+    /// declares the name declares it so.
+    pub fn owning_fields(&self) -> &HashSet<String> {
+        &self.owning_fields
+    }
+
+    /// Whether a value of this type keeps a connection open until it is dropped (see the
+    /// module comment).
+    pub fn owns_connection(&self, ty: &Type, scope: &Scope) -> bool {
+        self.owns_at(ty, scope, 0)
+    }
+
+    fn owns_at(&self, ty: &Type, scope: &Scope, depth: usize) -> bool {
+        match ty {
+            Type::Paren(p) => self.owns_at(&p.elem, scope, depth),
+            Type::Group(g) => self.owns_at(&g.elem, scope, depth),
+            Type::Array(a) => self.owns_at(&a.elem, scope, depth),
+            Type::Tuple(t) => t.elems.iter().any(|e| self.owns_at(e, scope, depth)),
+            Type::TraitObject(t) => t.bounds.iter().any(|b| self.is_reader_bound(b)),
+            Type::ImplTrait(t) => t.bounds.iter().any(|b| self.is_reader_bound(b)),
+            Type::Path(p) => {
+                if p.qself.is_some() {
+                    return false;
+                }
+                if let Some(ident) = p.path.get_ident() {
+                    if scope.contains(&ident.to_string()) {
+                        return true;
+                    }
+                }
+                let Some(last) = p.path.segments.last() else {
+                    return false;
+                };
+                let name = last.ident.to_string();
+                if CONNECTIONS.contains(&name.as_str())
+                    || OWNED_CONNECTIONS.contains(&name.as_str())
+                {
+                    return true;
+                }
+                if NOT_OWNING.contains(&name.as_str()) {
+                    return false;
+                }
+                if type_args(&last.arguments).any(|a| self.owns_at(a, scope, depth)) {
+                    return true;
+                }
+                if self.reader_traits.contains(&name) && p.path.segments.len() == 1 {
+                    return true;
+                }
+                depth < MAX_DEPTH
+                    && self.structs.get(&name).is_some_and(|info| {
+                        let scope = Scope(info.reader_params.clone());
+                        info.fields
+                            .iter()
+                            .any(|(_, ty)| self.owns_at(ty, &scope, depth + 1))
+                    })
+            }
+            // References, pointers and slices borrow: the owner is elsewhere.
+            _ => false,
+        }
     }
 
     /// The fields of the file's structs whose declared type is a reader.
@@ -286,6 +408,7 @@ fn type_args(args: &PathArguments) -> impl Iterator<Item = &Type> {
 struct Items<'a> {
     traits: Vec<(String, Vec<String>)>,
     structs: Vec<&'a syn::ItemStruct>,
+    enums: Vec<&'a syn::ItemEnum>,
     impls: Vec<&'a syn::ItemImpl>,
 }
 
@@ -304,6 +427,9 @@ impl<'a> Visit<'a> for Items<'a> {
     }
     fn visit_item_struct(&mut self, s: &'a syn::ItemStruct) {
         self.structs.push(s);
+    }
+    fn visit_item_enum(&mut self, e: &'a syn::ItemEnum) {
+        self.enums.push(e);
     }
     fn visit_item_impl(&mut self, i: &'a syn::ItemImpl) {
         self.impls.push(i);
@@ -381,6 +507,66 @@ mod tests {
              struct Server { conns: HashMap<usize, TcpStream>, log: File }",
         );
         assert_eq!(fields, ["conns", "reader", "session", "stream"]);
+    }
+
+    fn param_owns(src: &str) -> bool {
+        let file = syn::parse_file(src).unwrap();
+        let model = TypeModel::of(&file);
+        let syn::Item::Fn(f) = &file.items[file.items.len() - 1] else {
+            panic!("a fn last")
+        };
+        let scope = model.scope(&[&f.sig.generics]);
+        let syn::FnArg::Typed(t) = &f.sig.inputs[0] else {
+            panic!("a typed param")
+        };
+        model.owns_connection(&t.ty, &scope)
+    }
+
+    #[test]
+    fn connection_owners_are_sockets_their_wrappers_and_the_structs_that_hold_them() {
+        assert!(param_owns("fn f(c: HashMap<Token, TcpStream>) {}"));
+        assert!(param_owns("fn f(c: Slab<Arc<Mutex<OwnedWriteHalf>>>) {}"));
+        assert!(param_owns("fn f<S: AsyncRead>(c: Vec<TlsStream<S>>) {}"));
+        // No reader impl needed: holding the socket is enough.
+        assert!(param_owns(
+            "struct Conn { socket: TcpStream, out: Vec<u8> } fn f(c: Vec<Conn>) {}"
+        ));
+        assert!(param_owns(
+            "enum Io { Plain(TcpStream), Tls(Box<TlsStream<TcpStream>>) }
+             struct Peer { io: Io } fn f(c: HashMap<u64, Peer>) {}"
+        ));
+        assert!(param_owns(
+            "struct Node { s: TcpStream, next: Option<Box<Node>> } fn f(n: Node) {}"
+        ));
+    }
+
+    #[test]
+    fn borrows_weak_pointers_channels_and_other_values_own_no_connection() {
+        assert!(!param_owns("fn f(c: &mut TcpStream) {}"));
+        assert!(!param_owns("fn f(c: HashMap<Token, &TcpStream>) {}"));
+        assert!(!param_owns("fn f(c: Vec<Weak<TcpStream>>) {}"));
+        assert!(!param_owns(
+            "fn f(c: HashMap<SocketAddr, Sender<TcpStream>>) {}"
+        ));
+        assert!(!param_owns("fn f(c: HashMap<Token, SocketAddr>) {}"));
+        assert!(!param_owns("fn f(c: Vec<File>) {}"));
+        assert!(!param_owns(
+            "struct Node { next: Option<Box<Node>> } fn f(n: Node) {}"
+        ));
+    }
+
+    #[test]
+    fn a_field_name_declared_with_another_type_elsewhere_is_not_an_owner() {
+        let file = syn::parse_file(
+            "struct Server { conns: HashMap<Token, Conn>, peers: Vec<TcpStream> }
+             struct Conn { socket: TcpStream }
+             struct Stats { conns: usize }",
+        )
+        .unwrap();
+        let model = TypeModel::of(&file);
+        let mut owning: Vec<&String> = model.owning_fields().iter().collect();
+        owning.sort();
+        assert_eq!(owning, ["peers", "socket"]);
     }
 
     #[test]

@@ -7,16 +7,22 @@ use crate::rust::flow::eof::propagation::{err_only_removals, matching_store};
 use crate::rust::flow::removal::{
     breaks, destructured_fields, is_err, is_ok_zero, long_lived_local, returned, stmts_after, Reads,
 };
-use crate::rust::flow::summary::{holders, stores, Container, Store, Summaries};
+use crate::rust::flow::summary::{
+    holders, owning_containers, stores, Container, Origin, Store, Summaries,
+};
 use crate::rust::model::sockets::{structs, Function};
 use crate::rust::{node_span, Context};
 
 crate::declare_rule! {
     /// ## What it does
-    /// Flags an accepted connection (or a clone, a split half, an `Arc` or a struct holding it)
-    /// that is stored in a long-lived container, a field, a `static` or a local map or `Vec`
-    /// that outlives the accept loop, when the code that handles the connection's end never
-    /// takes it out again:
+    /// Flags a connection (or a clone, a split half, an `Arc` or a struct holding it) that is
+    /// stored in a long-lived container, a field, a `static` or a local map or `Vec` that
+    /// outlives the accept loop, when the code that handles the connection's end never takes
+    /// it out again. A stored value is a connection when it was accepted in the storing
+    /// function, when it is a parameter whose declared type owns one (`fn add(&mut self,
+    /// socket: TcpStream)`), or when the container's declared type holds connections
+    /// (`connections: HashMap<Token, Connection>` with `struct Connection { socket: TcpStream,
+    /// .. }`; the type model, docs/rust-analysis.md). The rule fires when:
     /// - nothing in the file removes from the container at all (`remove`, `retain`,
     ///   `swap_remove`, `drain`, `clear`, `take`, `mem::take`, assigning a new container);
     /// - or a read's error arm removes the connection but its `Ok(0)` arm (end of file: the
@@ -87,10 +93,15 @@ const HELP_SUCCESS: &str = "return a value the caller must act on at end of stre
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let imports = ctx.analysis.imports();
+    let types = ctx.analysis.types();
     let fns = ctx.analysis.non_test_functions();
-    // Stores are followed from accepted sockets: a file that accepts none stores none, and
-    // needs no summaries (most files the reader bounds let through the prefilter).
-    if fns.iter().all(|f| holders(imports, f.block).is_empty()) {
+    // Stores are of connections a function accepts or takes as a parameter, or into a
+    // container declared to hold them: a file with none of these stores none, and needs no
+    // summaries (most files the reader bounds let through the prefilter).
+    if fns
+        .iter()
+        .all(|f| holders(imports, types, f).is_empty() && owning_containers(types, f).is_empty())
+    {
         return;
     }
     let summaries = ctx.analysis.summaries();
@@ -98,7 +109,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     for (i, f) in fns.iter().enumerate() {
         let aliases = summaries.function_aliases(f);
         all_stores.extend(
-            stores(summaries, imports, f, &aliases)
+            stores(summaries, imports, types, f, &aliases)
                 .into_iter()
                 .map(|s| (i, s)),
         );
@@ -152,25 +163,26 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         };
         if judged && !kept && !removed_elsewhere() && reported.insert(store.container.clone()) {
             let what = store.container.describe();
+            let stored = match store.origin {
+                Origin::Accepted => format!("accepted stream `{}`", store.socket),
+                Origin::Parameter => format!("connection `{}`", store.socket),
+                Origin::Container => "a connection".to_string(),
+            };
+            let mut d = Diagnostic::new(
+                &STORED_NEVER_REMOVED,
+                Location::new(0, store.at),
+                format!("{stored} is stored in `{what}` and never removed"),
+            )
+            .primary_label(format!(
+                "stored here; nothing in this file removes it from `{what}`"
+            ));
+            if let Some(label) = origin_label(store) {
+                d = d.label(Location::new(0, store.accepted), label);
+            }
             out.push(
-                Diagnostic::new(
-                    &STORED_NEVER_REMOVED,
-                    Location::new(0, store.at),
-                    format!(
-                        "accepted stream `{}` is stored in `{what}` and never removed",
-                        store.socket
-                    ),
-                )
-                .primary_label(format!(
-                    "stored here; nothing in this file removes it from `{what}`"
-                ))
-                .label(
-                    Location::new(0, store.accepted),
-                    "the connection is accepted here",
-                )
-                .label(
+                d.label(
                     Location::new(0, store.container_span),
-                    format!("`{what}` outlives the connection"),
+                    container_label(store, &what),
                 )
                 .note(NOTE)
                 .help(HELP_NEVER),
@@ -181,6 +193,22 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     for f in fns {
         eof_arms(summaries, f, &all_stores, out);
         eof_as_success(ctx, f, &all_stores, &mut helper_arms, out);
+    }
+}
+
+/// Where the stored connection came in, when the store knows it.
+fn origin_label(store: &Store) -> Option<&'static str> {
+    match store.origin {
+        Origin::Accepted => Some("the connection is accepted here"),
+        Origin::Parameter => Some("the connection is passed in here"),
+        Origin::Container => None,
+    }
+}
+
+fn container_label(store: &Store, what: &str) -> String {
+    match store.origin {
+        Origin::Container => format!("`{what}` is declared to hold connections, and outlives them"),
+        _ => format!("`{what}` outlives the connection"),
     }
 }
 
@@ -217,7 +245,7 @@ fn eof_as_success(
                 Location::new(0, found.removal),
                 "the connection is removed only on `Err`",
             )
-            .label(Location::new(0, store.at), "the accepted stream is stored here")
+            .label(Location::new(0, store.at), "the connection is stored here")
             .note(NOTE)
             .help(HELP_SUCCESS),
         );
@@ -280,29 +308,22 @@ fn eof_arms(
             }
         }
         let what = store.container.describe();
-        out.push(
-            Diagnostic::new(
-                &STORED_NEVER_REMOVED,
-                Location::new(0, node_span(&eof.pat)),
-                format!(
-                    "the connection is removed from `{what}` on error but not when the peer closes"
-                ),
-            )
-            .primary_label("`Ok(0)`: the peer closed, and the stream stays in the container")
-            .label(
-                Location::new(0, removed_at),
-                "the error path removes it here",
-            )
-            .label(
-                Location::new(0, store.at),
-                "the accepted stream is stored here",
-            )
-            .label(
-                Location::new(0, store.accepted),
-                "the connection is accepted here",
-            )
-            .note(NOTE)
-            .help(HELP_EOF),
-        );
+        let mut d = Diagnostic::new(
+            &STORED_NEVER_REMOVED,
+            Location::new(0, node_span(&eof.pat)),
+            format!(
+                "the connection is removed from `{what}` on error but not when the peer closes"
+            ),
+        )
+        .primary_label("`Ok(0)`: the peer closed, and the stream stays in the container")
+        .label(
+            Location::new(0, removed_at),
+            "the error path removes it here",
+        )
+        .label(Location::new(0, store.at), "the connection is stored here");
+        if let Some(label) = origin_label(store) {
+            d = d.label(Location::new(0, store.accepted), label);
+        }
+        out.push(d.note(NOTE).help(HELP_EOF));
     }
 }

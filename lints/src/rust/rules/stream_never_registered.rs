@@ -4,7 +4,7 @@ use nginx_parser::Span;
 
 use crate::diagnostic::{Diagnostic, Location};
 use crate::rust::flow::registration::{is_listener, listener_names, only_on_branch, views};
-use crate::rust::flow::summary::{stores, Store};
+use crate::rust::flow::summary::{stores, Origin, Store};
 use crate::rust::model::sockets::contains;
 use crate::rust::Context;
 
@@ -88,7 +88,11 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let aliases = summaries.function_aliases(f);
         let effects = summaries.effects(Some(f.block), None, &aliases);
         let mut seen = HashSet::new();
-        for store in stores(summaries, imports, f, &aliases) {
+        // Only connections accepted here: one passed in may be registered by the caller.
+        let accepted = stores(summaries, imports, ctx.analysis.types(), f, &aliases)
+            .into_iter()
+            .filter(|s| s.origin == Origin::Accepted);
+        for store in accepted {
             if !seen.insert(store.socket.clone()) {
                 continue;
             }

@@ -1,5 +1,6 @@
-//! Mutation recall on real crates: finds the code of real crates that handles end of stream
-//! correctly, breaks exactly that one thing, and counts the mutants `eof-ignored` (RS001) flags.
+//! Mutation recall on real crates: finds the code of real crates that handles end of stream or
+//! lets a stored connection go, breaks exactly that one thing, and counts the mutants the
+//! matching rule flags (`eof-ignored`, RS001; `stored-never-removed`, RS002).
 //!
 //! Usage: `mutants [--waitlint BIN] [--list FILE] [--min-share PERCENT] CRATE_DIR...` (each a crate root with a
 //! `Cargo.toml`; `.ci/run` passes the 25 network crates of `../shared/bin/rust-corpus servers`).
@@ -14,17 +15,26 @@
 //!   `read_vectored`), so that the arm binding the count takes end of stream;
 //! - `drop-eof-test`: delete an `if n == 0 { .. }` (`n < 1`, `0 == n`, `n == 0 || ..`) whose
 //!   branch leaves the loop, where `n` is bound from such a read in the same block (`let n =
-//!   read?;`, `let n = match read { Ok(n) => n, .. };`).
+//!   read?;`, `let n = match read { Ok(n) => n, .. };`);
+//! - `drop-removal` (RS002, in or out of a loop): turn a call that takes an element out of a
+//!   container the file stores connections in into a lookup (`conns.remove(&token)` becomes
+//!   `conns.get(&token)`, as do `swap_remove`, `remove_entry`...; a `retain(..)` statement is
+//!   deleted), so that the code around it is unchanged and the element stays. Which containers hold connections is
+//!   waitlint's own answer ([`stores`]: accepted sockets, connection-owning parameters,
+//!   containers declared to hold connections), as a read is for RS001: a store the model does
+//!   not see gives no mutant, so this measures the judgement of removals, not the finding of
+//!   stores.
 //!
-//! A mutant is flagged when RS001 reports a finding inside the mutated function that it does not
-//! report on the unmutated file. A mutant in a function that reads a file or standard input
+//! An RS001 mutant is flagged when RS001 reports a finding inside the mutated function that it
+//! does not report on the unmutated file; an RS002 mutant when RS002 reports a new finding
+//! anywhere in the file (it lands on the store or the read, rarely in the removing function). A mutant in a function that reads a file or standard input
 //! (its text names `stdin`, `File::`, `fs::` or `OpenOptions`) is counted apart, as `not a connection`: a loop
 //! that ignores the end of a file spins too, but leaves nothing in CLOSE_WAIT, and RS001 is
 //! about connections. The share flagged is printed; `--list FILE` writes every mutant
 //! with its verdict, to read the misses. With `--min-share`, the run fails (exit 1) when the share
 //! flagged is below it, or when no mutant was found at all.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -37,13 +47,18 @@ use syn::{Expr, Pat, Stmt};
 use lints::rust::flow::eof::{is_zero_test, READS};
 use lints::rust::model::sockets::{is_cfg_test, is_test_attr, strip_pat_type};
 
-struct Mutant {
-    kind: &'static str,
-    /// Byte range to delete.
-    cut: std::ops::Range<usize>,
+mod removal;
+
+pub(crate) struct Mutant {
+    pub kind: &'static str,
+    /// The rule that should flag the mutant.
+    pub rule: &'static str,
+    /// Byte range to replace, and with what (deleted when empty).
+    pub cut: std::ops::Range<usize>,
+    pub replace: &'static str,
     /// Line range (1-based) of the enclosing function.
-    function: (usize, usize),
-    line: usize,
+    pub function: (usize, usize),
+    pub line: usize,
 }
 
 fn main() {
@@ -74,7 +89,8 @@ fn main() {
         std::process::exit(2)
     });
     let mut report = String::new();
-    let (mut total, mut flagged, mut files) = (0, 0, 0);
+    let (mut total, mut flagged, mut files, mut others) = (0, 0, 0, 0);
+    let mut by_rule: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for krate in &crates {
         let name = krate
             .file_name()
@@ -100,13 +116,14 @@ fn main() {
                 .strip_prefix(&copy)
                 .expect("inside the copy")
                 .to_path_buf();
-            let before = findings(&waitlint, &copy, &rel);
+            let mut before: HashMap<&str, BTreeSet<usize>> = HashMap::new();
             let lines: Vec<&str> = source.lines().collect();
             for m in &mutants {
                 let body = lines[m.function.0 - 1..m.function.1.min(lines.len())].join("\n");
-                if ["stdin", "File::", "fs::", "OpenOptions"]
-                    .iter()
-                    .any(|w| body.contains(w))
+                if m.rule == "RS001"
+                    && ["stdin", "File::", "fs::", "OpenOptions"]
+                        .iter()
+                        .any(|w| body.contains(w))
                 {
                     files += 1;
                     report.push_str(&format!(
@@ -118,16 +135,34 @@ fn main() {
                     ));
                     continue;
                 }
+                if m.kind == "other path" {
+                    others += 1;
+                    report.push_str(&format!(
+                        "other path\t{}/{}:{}\t{}\n",
+                        name,
+                        rel.display(),
+                        m.line,
+                        m.rule
+                    ));
+                    continue;
+                }
                 let mut mutated = source.clone();
-                mutated.replace_range(m.cut.clone(), "");
+                mutated.replace_range(m.cut.clone(), m.replace);
                 let removed_lines = source[m.cut.clone()].matches('\n').count();
+                let before = before
+                    .entry(m.rule)
+                    .or_insert_with(|| findings(&waitlint, &copy, &rel, m.rule));
                 std::fs::write(&file, &mutated).expect("write the mutant");
-                let after = findings(&waitlint, &copy, &rel);
+                let after = findings(&waitlint, &copy, &rel, m.rule);
                 std::fs::write(&file, &source).expect("restore the file");
                 let (start, end) = (m.function.0, m.function.1 - removed_lines);
                 let hit = after.iter().any(|l| {
-                    (start..=end).contains(l) && !before.contains(&shift(*l, m.line, removed_lines))
+                    (m.rule != "RS001" || (start..=end).contains(l))
+                        && !before.contains(&shift(*l, m.line, removed_lines))
                 });
+                let tally = by_rule.entry(m.rule).or_default();
+                tally.0 += usize::from(hit);
+                tally.1 += 1;
                 n += 1;
                 f += usize::from(hit);
                 report.push_str(&format!(
@@ -151,7 +186,10 @@ fn main() {
     } else {
         100.0 * flagged as f64 / total as f64
     };
-    println!("\nmutants flagged by RS001: {flagged} / {total} ({share:.0} %); reads of files or stdin, not counted: {files}");
+    println!("\nmutants flagged: {flagged} / {total} ({share:.0} %); not counted: {files} reads of files or stdin, {others} removals off the end-of-stream path");
+    for (rule, (f, n)) in &by_rule {
+        println!("  {rule}: {f} / {n}");
+    }
     if let Some(list) = list {
         std::fs::write(&list, report).expect("write the list");
     }
@@ -172,15 +210,15 @@ fn shift(line: usize, cut_line: usize, removed: usize) -> usize {
     }
 }
 
-/// The lines of RS001 findings in `rel`, running waitlint from `root`.
-fn findings(waitlint: &Path, root: &Path, rel: &Path) -> BTreeSet<usize> {
+/// The lines of `rule`'s findings in `rel`, running waitlint from `root`.
+fn findings(waitlint: &Path, root: &Path, rel: &Path, rule: &str) -> BTreeSet<usize> {
     let out = Command::new(waitlint)
         .args([
             "check",
             "--format",
             "short",
             "--select",
-            "RS001",
+            rule,
             "--no-ignore",
         ])
         .arg(rel)
@@ -189,7 +227,7 @@ fn findings(waitlint: &Path, root: &Path, rel: &Path) -> BTreeSet<usize> {
         .expect("waitlint runs");
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|l| l.ends_with("[RS001]"))
+        .filter(|l| l.ends_with(&format!("[{rule}]")))
         .filter_map(|l| l.split(':').nth(1)?.parse().ok())
         .collect()
 }
@@ -250,7 +288,9 @@ fn find_mutants(source: &str) -> Vec<Mutant> {
         out: Vec::new(),
     };
     finder.visit_file(&file);
-    finder.out
+    let mut out = finder.out;
+    out.extend(removal::mutants(&file));
+    out
 }
 
 struct Finder {
@@ -268,7 +308,9 @@ impl Finder {
         if let (Some(function), true) = (self.function, self.loops > 0) {
             self.out.push(Mutant {
                 kind,
+                rule: "RS001",
                 cut,
+                replace: "",
                 function,
                 line,
             });
@@ -378,7 +420,7 @@ impl<'a> Visit<'a> for Finder {
 }
 
 /// A read call, through `?`, `.await`, parentheses and `unwrap`-like methods.
-fn is_read(e: &Expr) -> bool {
+pub(crate) fn is_read(e: &Expr) -> bool {
     match e {
         Expr::Try(t) => is_read(&t.expr),
         Expr::Await(a) => is_read(&a.base),
@@ -394,7 +436,7 @@ fn is_read(e: &Expr) -> bool {
 }
 
 /// `Ok(0)`, `Ready(Ok(0))`, `Ok(0) | ..`.
-fn matches_ok_zero(p: &Pat) -> bool {
+pub(crate) fn matches_ok_zero(p: &Pat) -> bool {
     match p {
         Pat::Or(o) => o.cases.iter().any(matches_ok_zero),
         Pat::TupleStruct(t) => {
