@@ -294,3 +294,81 @@ fn removal_root(e: &Expr) -> &Expr {
         e => e,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(src: &str) -> Vec<(usize, &'static str, &'static str)> {
+        let file = syn::parse_file(src).unwrap();
+        let mut out: Vec<_> = mutants(&file)
+            .into_iter()
+            .map(|m| (m.line, m.kind, m.replace))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn removals_on_the_end_of_stream_path_are_told_from_the_others() {
+        let src = "
+struct Conn { socket: TcpStream }
+struct Server { conns: HashMap<Token, Conn> }
+impl Server {
+    fn readable(&mut self, t: Token) {
+        let c = self.conns.get_mut(&t).unwrap();
+        match c.socket.read(&mut buf) {
+            Ok(0) => {
+                self.conns.remove(&t);
+            }
+            Ok(n) => {}
+            Err(_) => {
+                let gone = self.conns.swap_remove(&t).unwrap();
+            }
+        }
+    }
+    fn event(&mut self, t: Token) -> io::Result<()> {
+        let done = if let Some(c) = self.conns.get_mut(&t) { handle(c)? } else { false };
+        if done {
+            if let Some(c) = self.conns.remove(&t) {}
+        }
+        self.conns.retain(|_, c| c.open);
+        Ok(())
+    }
+}
+fn handle(c: &mut Conn) -> io::Result<bool> {
+    let n = c.socket.read(&mut buf)?;
+    if n == 0 { return Ok(true); }
+    Ok(false)
+}
+impl Server {
+    fn add(&mut self, t: Token, c: Conn) { self.conns.insert(t, c); }
+}
+";
+        assert_eq!(
+            kinds(src),
+            [
+                (9, "drop-removal", "get"),
+                (13, "other path", "get"),
+                (20, "drop-removal", "get"),
+                (22, "other path", ""),
+            ]
+        );
+    }
+
+    #[test]
+    fn containers_that_hold_no_connection_give_no_mutant() {
+        let src = "
+struct Server { names: HashMap<Token, String> }
+impl Server {
+    fn readable(&mut self, t: Token, s: &mut TcpStream) {
+        match s.read(&mut buf) {
+            Ok(0) => { self.names.remove(&t); }
+            _ => {}
+        }
+    }
+    fn add(&mut self, t: Token, name: String) { self.names.insert(t, name); }
+}";
+        assert!(kinds(src).is_empty());
+    }
+}

@@ -1014,6 +1014,10 @@ pub fn holders(
             });
         }
     }
+    // Names are only ever derived from the ones above: none, nothing to follow.
+    if out.is_empty() {
+        return out;
+    }
     struct Finder<'o> {
         out: &'o mut HashMap<String, Held>,
     }
@@ -1040,7 +1044,7 @@ pub fn holders(
 
 /// The containers of a function whose declared type owns connections: the file's fields
 /// declared so ([`TypeModel::owning_fields`]) and locals annotated so.
-pub fn owning_containers(types: &TypeModel<'_>, f: &Function<'_>) -> HashSet<Container> {
+fn owning_containers(types: &TypeModel<'_>, f: &Function<'_>) -> HashSet<Container> {
     let mut out: HashSet<Container> = types
         .owning_fields()
         .iter()
