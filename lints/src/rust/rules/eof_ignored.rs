@@ -11,6 +11,7 @@ use crate::rust::flow::eof::paths::{judge, judge_select, Form, Verdict};
 use crate::rust::flow::eof::poll_reads::{self, PollFinding};
 use crate::rust::flow::eof::{is_ok_zero, read_site, EofHelpers, EofSummary, ReadSite, Streams};
 use crate::rust::flow::select::select_branches;
+use crate::rust::model::channels;
 use crate::rust::model::sockets::Function;
 use crate::rust::{node_span, Context};
 
@@ -48,8 +49,11 @@ crate::declare_rule! {
     /// a parameter declared as one; reads on files, stdin and values whose type says nothing
     /// are not checked (docs/rust-analysis.md, "The type model"). The loop is not flagged when anything
     /// on the end-of-stream path may leave it (`break`, `return`, `?` on something other than
-    /// the read or a write of the empty data, a flag assignment, a test of the count or the
-    /// line), hands the connection to other code, or when the loop is a `for` loop. Tests are
+    /// the read, a write of the empty data or a send on a channel, a flag assignment, a test
+    /// of the count or the line), hands the connection to other code, or when the loop is a
+    /// `for` loop. A send on a channel (`tx.send(buf[..n].to_vec()).await?`, a sender by its
+    /// declared type or its `channel()` constructor) fails only when the receiver is gone, so
+    /// its `?` is no way out at end of stream; a `try_send` is (a full channel fails it). Tests are
     /// not checked.
     ///
     /// ## Why is this bad?
@@ -110,6 +114,8 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let fields = ctx.analysis.types().reader_fields();
     let helpers = ctx.analysis.eof_helpers();
     let test_only = test_only(fns);
+    let sender_fields = std::cell::OnceCell::new();
+    let sender_fields = || sender_fields.get_or_init(|| channels::sender_fields(imports, ctx.file));
     let mut seen = HashSet::new();
     for f in fns
         .iter()
@@ -136,6 +142,9 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             continue;
         }
         let flow = Flow::of(f.block);
+        // The channel senders of the function, for the loops that need them (a send on one
+        // cannot end a loop at end of stream).
+        let senders = std::cell::OnceCell::new();
         for mac in finder.selects {
             let branches = select_branches(mac).unwrap_or_default();
             for (i, b) in branches.iter().enumerate() {
@@ -150,7 +159,11 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 let accepted = streams
                     .accepted
                     .get(site.root.as_deref().unwrap_or_default());
-                if let Some(v) = judge_select(&site, &branches, i, lp, node_span(mac), fields) {
+                let senders =
+                    senders.get_or_init(|| channels::senders(imports, sender_fields(), f));
+                if let Some(v) =
+                    judge_select(&site, &branches, i, lp, node_span(mac), fields, senders)
+                {
                     out.push(diagnostic(&site, &v, lp.keyword, accepted));
                 }
             }
@@ -162,7 +175,8 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             if lp.kind == LoopKind::For || !seen.insert(site.span) {
                 continue;
             }
-            if let Some(v) = judge(&site, &form, lp, fields) {
+            let senders = senders.get_or_init(|| channels::senders(imports, sender_fields(), f));
+            if let Some(v) = judge(&site, &form, lp, fields, senders) {
                 out.push(diagnostic(
                     &site,
                     &v,

@@ -14,6 +14,7 @@ use syn::{BinOp, Expr, Pat, Stmt};
 use crate::rust::flow::control::{contains, exits_of_stmts, Exit, LoopKind, LoopSite};
 use crate::rust::flow::eof::{is_nonzero_test, is_ok_zero, is_zero_test, ReadSite, READS};
 use crate::rust::flow::select::SelectBranch;
+use crate::rust::model::channels::{is_sender, SENDS};
 use crate::rust::model::sockets::{
     idents_in_expr, is_print_macro, through_access, through_wrappers,
 };
@@ -83,6 +84,7 @@ pub fn judge(
     form: &Form<'_>,
     lp: &LoopSite<'_>,
     stream_fields: &HashSet<String>,
+    senders: &HashSet<String>,
 ) -> Option<Verdict> {
     let mut skip = Vec::new();
     let (count, at, mut label) = match form {
@@ -221,7 +223,7 @@ pub fn judge(
     }
     let harmless = |t: &Expr| {
         contains(node_span(t), site.span)
-            || harmless_try(t, count.as_deref(), site.buffer.as_deref())
+            || harmless_try(t, count.as_deref(), site.buffer.as_deref(), senders)
     };
     // `total = total + n` assigns the same value at end of stream: no flag changes.
     let flag = |name: &str| {
@@ -320,14 +322,24 @@ fn ident_expr(e: &Expr) -> Option<String> {
     }
 }
 
-/// A `?` that cannot fire at end of stream: on a read (which returns `Ok(0)`), a `flush`, or a
-/// write of data that is empty then (`&buf[..n]`, the line).
-fn harmless_try(t: &Expr, count: Option<&str>, buffer: Option<&str>) -> bool {
+/// A `?` that cannot fire at end of stream: on a read (which returns `Ok(0)`), a `flush`, a
+/// write of data that is empty then (`&buf[..n]`, the line), or a send on a channel (`senders`,
+/// [`crate::rust::model::channels`]: it fails only when the receivers are gone, whatever the
+/// connection does).
+fn harmless_try(
+    t: &Expr,
+    count: Option<&str>,
+    buffer: Option<&str>,
+    senders: &HashSet<String>,
+) -> bool {
     let Expr::MethodCall(m) = through_wrappers(t) else {
         return false;
     };
     let method = m.method.to_string();
     if READS.contains(&method.as_str()) || method == "flush" {
+        return true;
+    }
+    if SENDS.contains(&method.as_str()) && is_sender(senders, &m.receiver) {
         return true;
     }
     let empty = |a: &Expr| match through_access(a) {
@@ -725,6 +737,7 @@ pub fn judge_select(
     lp: &LoopSite<'_>,
     mac: Span,
     stream_fields: &HashSet<String>,
+    senders: &HashSet<String>,
 ) -> Option<Verdict> {
     let only_select = matches!(lp.body.stmts.as_slice(), [s] if contains(node_span(s), mac));
     if !only_select || (lp.kind != LoopKind::Loop) {
@@ -788,7 +801,7 @@ pub fn judge_select(
             return None;
         }
     }
-    let harmless = |t: &Expr| harmless_try(t, count.as_deref(), site.buffer.as_deref());
+    let harmless = |t: &Expr| harmless_try(t, count.as_deref(), site.buffer.as_deref(), senders);
     if exits_of_stmts(&body, &skip).judge(harmless) != Exit::Stays {
         return None;
     }
@@ -850,7 +863,8 @@ mod tests {
     fn harmless_tries() {
         let t = |src: &str| {
             let e: Expr = syn::parse_str(src).expect("expression parses");
-            harmless_try(&e, Some("n"), Some("line"))
+            let senders: HashSet<String> = ["tx".to_string()].into();
+            harmless_try(&e, Some("n"), Some("line"), &senders)
         };
         assert!(t("s.write_all(&buf[..n])"));
         assert!(t("w.write_all(line.as_bytes())"));
@@ -858,5 +872,9 @@ mod tests {
         assert!(t("s.flush()"));
         assert!(!t("s.write_all(b\"pong\")"));
         assert!(!t("parse(&buf[..n])"));
+        assert!(t("tx.send(buf.split().freeze()).await"));
+        assert!(t("tx.as_mut().expect(\"open\").send(chunk).await"));
+        assert!(!t("tx.try_send(chunk)"));
+        assert!(!t("sink.send(Message::Binary(data)).await"));
     }
 }
