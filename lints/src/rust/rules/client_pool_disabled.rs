@@ -22,8 +22,12 @@ crate::declare_rule! {
     /// `Client::builder()...build()`, `reqwest::blocking::Client::new()` or the one-shot
     /// `reqwest::get(url)` inside a request handler (an actix or axum route, a function or
     /// closure passed to axum's `get(..)`, actix's `.to(..)` or hyper's `service_fn(..)`, a
-    /// `Service::call`), or inside a loop that sends its requests through it. A client built once,
-    /// in `main`, a `static`, `OnceLock`/`LazyLock` or application state, is not flagged.
+    /// `Service::call`), inside a loop that sends its requests through it, or inside a function
+    /// of the file that sends with it (and so drops it at its end) and that is called in such a
+    /// loop or handler, or by a function that is, a few calls deep (`fetch(url)` called for
+    /// every URL of a polling loop). A client built once, in `main`, a `static`,
+    /// `OnceLock`/`LazyLock` or application state, or returned to the caller or kept in a
+    /// struct, is not flagged.
     /// Test code (`#[test]`, `#[tokio::test]`... functions and `#[cfg(test)]` modules) is not
     /// checked: tests switch this on purpose, to exercise it.
     ///
@@ -80,6 +84,8 @@ struct Site {
     one_shot: bool,
     /// The variable it is bound to (`let client = ..`).
     binding: Option<String>,
+    /// The function it is built in.
+    function: Option<String>,
 }
 
 struct Finder<'a> {
@@ -90,9 +96,53 @@ struct Finder<'a> {
     sites: Vec<Site>,
     /// Byte ranges of client constructions that a request is sent on directly.
     direct: HashSet<(usize, usize)>,
-    /// Variables a request is sent on, or that are passed to a function, and where.
-    sent: Vec<(String, usize)>,
+    /// Variables a request is sent on, or that are passed to a function, where, and in which
+    /// function.
+    sent: Vec<(String, usize, Option<String>)>,
+    /// Calls of functions by name (`fetch(..)`, `self.fetch(..)`, `Self::fetch(..)`): the
+    /// callee, where, and the calling function.
+    calls: Vec<(String, proc_macro2::Span, Option<String>)>,
     pools: Vec<(nginx_parser::Span, &'static str)>,
+}
+
+/// The functions of the file called where code runs more than once (in a loop, a request
+/// handler, or a function that is itself so called), each with one such call and its label.
+fn repeated_functions(
+    calls: &[(String, proc_macro2::Span, Option<String>)],
+    regions: &Regions,
+) -> HashMap<String, (proc_macro2::Span, String)> {
+    let mut out: HashMap<String, (proc_macro2::Span, String)> = HashMap::new();
+    for (callee, at, _) in calls {
+        let place = regions.at(at.byte_range().start);
+        let label = match (place.once, place.handler, place.in_loop) {
+            (true, _, _) => continue,
+            (_, Some(_), _) => format!("`{callee}` is called here, for every request"),
+            (_, None, Some(_)) => {
+                format!("`{callee}` is called here, on every iteration of a loop")
+            }
+            _ => continue,
+        };
+        out.entry(callee.clone()).or_insert((*at, label));
+    }
+    // Callers that run more than once make their callees do so, a few calls deep.
+    for _ in 0..4 {
+        let before = out.len();
+        for (callee, at, caller) in calls {
+            let Some(caller) = caller.as_deref().filter(|c| out.contains_key(*c)) else {
+                continue;
+            };
+            if out.contains_key(callee) || regions.at(at.byte_range().start).once {
+                continue;
+            }
+            let label =
+                format!("`{callee}` is called here, by `{caller}`, which runs more than once");
+            out.insert(callee.clone(), (*at, label));
+        }
+        if out.len() == before {
+            break;
+        }
+    }
+    out
 }
 
 fn range(node: &impl Spanned) -> (usize, usize) {
@@ -129,8 +179,9 @@ impl Finder<'_> {
                 self.direct.insert(range(c));
             }
             Expr::Path(p) if p.path.segments.len() == 1 => {
+                let function = self.fns.innermost().map(str::to_string);
                 self.sent
-                    .push((p.path.segments[0].ident.to_string(), range(p).0));
+                    .push((p.path.segments[0].ident.to_string(), range(p).0, function));
             }
             _ => {}
         }
@@ -166,7 +217,22 @@ impl<'a> Visit<'a> for Finder<'a> {
                 span: call.span(),
                 one_shot,
                 binding: None,
+                function: self.fns.innermost().map(str::to_string),
             });
+        }
+        if let Expr::Path(p) = &*call.func {
+            let segs: Vec<String> = p
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
+            if let [name] | [_, name] = segs.as_slice() {
+                if segs.len() == 1 || segs[0] == "Self" {
+                    let caller = self.fns.innermost().map(str::to_string);
+                    self.calls.push((name.clone(), call.span(), caller));
+                }
+            }
         }
         // A variable passed to a function (`fetch(&client, url)`) is used there; not one moved
         // into a value (`Arc::new(client)`, `Some(client)`) or dropped.
@@ -222,12 +288,17 @@ impl<'a> Visit<'a> for Finder<'a> {
                         span: root.span(),
                         one_shot: false,
                         binding: None,
+                        function: self.fns.innermost().map(str::to_string),
                     });
                 }
             }
         }
         if REQUESTS.contains(&method.as_str()) {
             self.note_sent(&call.receiver);
+        }
+        if matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident("self")) {
+            let caller = self.fns.innermost().map(str::to_string);
+            self.calls.push((method, call.method.span(), caller));
         }
         syn::visit::visit_expr_method_call(self, call);
     }
@@ -244,6 +315,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         sites: Vec::new(),
         direct: HashSet::new(),
         sent: Vec::new(),
+        calls: Vec::new(),
         pools: Vec::new(),
     };
     finder.visit_file(ctx.file);
@@ -278,12 +350,18 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 .help("remove this setting (the default pool keeps idle connections for reuse); to drop idle connections sooner, set `pool_idle_timeout` a little below the server's keep-alive timeout"),
         );
     }
-    // Where each variable was sent on: (name, innermost loop).
+    // Where each variable was sent on: (name, innermost loop), and (name, function).
     let sent: HashSet<(String, usize)> = finder
         .sent
         .iter()
-        .filter_map(|(name, at)| Some((name.clone(), regions.at(*at).in_loop?.0)))
+        .filter_map(|(name, at, _)| Some((name.clone(), regions.at(*at).in_loop?.0)))
         .collect();
+    let sent_in: HashSet<(&str, &str)> = finder
+        .sent
+        .iter()
+        .filter_map(|(name, _, f)| Some((name.as_str(), f.as_deref()?)))
+        .collect();
+    let repeated = repeated_functions(&finder.calls, &regions);
     for site in finder.sites {
         if ctx.analysis.in_test(crate::rust::span_of(site.span)) {
             continue;
@@ -292,7 +370,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let (context, label) = match (place.handler, place.in_loop) {
             _ if place.once => continue,
             (Some(handler), _) => (
-                "for every request this handler serves",
+                "for every request this handler serves".to_string(),
                 (handler, "runs for every request"),
             ),
             (None, Some((id, keyword))) => {
@@ -303,9 +381,33 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 if !(site.one_shot || used || finder.direct.contains(&range(&site.span))) {
                     continue;
                 }
-                ("on every iteration of this loop", (keyword, "this loop"))
+                (
+                    "on every iteration of this loop".to_string(),
+                    (keyword, "this loop"),
+                )
             }
-            (None, None) => continue,
+            (None, None) => {
+                // A function that builds a client, sends with it and drops it, called where
+                // code runs more than once: its pool dies with each call.
+                let Some((function, (call, label))) = site
+                    .function
+                    .as_deref()
+                    .and_then(|f| Some((f, repeated.get(f)?)))
+                else {
+                    continue;
+                };
+                let used = site
+                    .binding
+                    .as_deref()
+                    .is_some_and(|b| sent_in.contains(&(b, function)));
+                if !(site.one_shot || used || finder.direct.contains(&range(&site.span))) {
+                    continue;
+                }
+                (
+                    format!("on every call of `{function}`"),
+                    (*call, label.as_str()),
+                )
+            }
         };
         let span = span_of(site.span);
         let (what, help) = if site.one_shot {

@@ -17,6 +17,11 @@ impl EnclosingFns {
         self.0.pop();
     }
 
+    /// The innermost enclosing function's name.
+    pub fn innermost(&self) -> Option<&str> {
+        self.0.last().map(String::as_str)
+    }
+
     /// Whether the innermost enclosing function's name satisfies `pred`.
     pub fn innermost_is(&self, pred: impl Fn(&str) -> bool) -> bool {
         self.0.last().is_some_and(|name| pred(name))
