@@ -175,30 +175,10 @@ pub fn judge(
             return None;
         }
     } else if let Some(n) = &count {
-        let uses = CountUses::scan(n, body, &skip);
-        if uses.tested {
-            return None;
-        }
-        if let Some(test) = uses.zero_tests.first() {
-            let (cond, other) = (
-                node_span(&test.cond),
-                test.else_branch.as_ref().map(|(_, e)| node_span(&**e)),
-            );
-            skip.extend(other);
-            at = cond;
-            label = format!("at end of stream `{n}` is 0, and this branch stays in the loop");
-        } else if let Some(test) = uses.data_only_tests.first() {
-            // At end of stream the branch is skipped and the rest of the loop runs.
-            let branches: Vec<Span> = uses
-                .data_only_tests
-                .iter()
-                .map(|t| node_span(&t.then_branch))
-                .collect();
-            at = node_span(&test.cond);
-            skip.extend(branches);
-            label = format!(
-                "at end of stream `{n}` is 0: this test only skips the data, and the loop goes on"
-            );
+        let (skipped, point) = count_path(n, body, &skip)?;
+        skip.extend(skipped);
+        if let Some((span, text)) = point {
+            (at, label) = (span, text);
         }
     }
     // `read_line` / `read_until` append: an empty line is their end of stream, so a test of
@@ -466,6 +446,41 @@ fn pure_condition(cond: &Expr) -> bool {
 }
 
 /// How a count is used on the end-of-stream path.
+/// Where a finding points and what its label says.
+type Point = (Span, String);
+
+/// How the tests of the count `n` shape the end-of-stream path through `body`: `None` when the
+/// count is tested in a way the path cannot follow (it may lead out); else the branches the path
+/// does not take (the `else` of `if n == 0`, the branch of a data-only `if n > 0`) and, when a
+/// test decides the path, where to point and what to say.
+fn count_path(n: &str, body: &[Stmt], skip: &[Span]) -> Option<(Vec<Span>, Option<Point>)> {
+    let uses = CountUses::scan(n, body, skip);
+    if uses.tested {
+        return None;
+    }
+    if let Some(test) = uses.zero_tests.first() {
+        let other = test.else_branch.as_ref().map(|(_, e)| node_span(&**e));
+        let label = format!("at end of stream `{n}` is 0, and this branch stays in the loop");
+        return Some((
+            other.into_iter().collect(),
+            Some((node_span(&test.cond), label)),
+        ));
+    }
+    if let Some(test) = uses.data_only_tests.first() {
+        // At end of stream the branch is skipped and the rest of the loop runs.
+        let branches = uses
+            .data_only_tests
+            .iter()
+            .map(|t| node_span(&t.then_branch))
+            .collect();
+        let label = format!(
+            "at end of stream `{n}` is 0: this test only skips the data, and the loop goes on"
+        );
+        return Some((branches, Some((node_span(&test.cond), label))));
+    }
+    Some((Vec::new(), None))
+}
+
 struct CountUses<'a> {
     name: &'a str,
     skip: &'a [Span],
@@ -795,10 +810,12 @@ pub fn judge_select(
         )
     };
     let body = [Stmt::Expr(branch.body.clone(), None)];
+    let (mut at, mut label) = (at, label);
     if let Some(n) = &count {
-        let uses = CountUses::scan(n, &body, &skip);
-        if uses.tested || !uses.zero_tests.is_empty() {
-            return None;
+        let (skipped, point) = count_path(n, &body, &skip)?;
+        skip.extend(skipped);
+        if let Some((span, text)) = point {
+            (at, label) = (span, text);
         }
     }
     let harmless = |t: &Expr| harmless_try(t, count.as_deref(), site.buffer.as_deref(), senders);
