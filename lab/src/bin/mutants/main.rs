@@ -127,19 +127,18 @@ fn main() {
                 {
                     files += 1;
                     report.push_str(&format!(
-                        "not a connection\t{}/{}:{}\t{}\n",
-                        name,
+                        "not a connection\t{name}/{}:{}\t{}\n",
                         rel.display(),
                         m.line,
                         m.kind
                     ));
                     continue;
                 }
+                // Removals off the end-of-stream path are listed, not counted.
                 if m.kind == "other path" {
                     others += 1;
                     report.push_str(&format!(
-                        "other path\t{}/{}:{}\t{}\n",
-                        name,
+                        "other path\t{name}/{}:{}\t{}\n",
                         rel.display(),
                         m.line,
                         m.rule
@@ -366,17 +365,7 @@ impl<'a> Visit<'a> for Finder {
     fn visit_expr_match(&mut self, m: &'a syn::ExprMatch) {
         if is_read(&m.expr) && m.arms.len() > 1 {
             for arm in &m.arms {
-                let guarded_zero = match &arm.pat {
-                    Pat::Guard(g) => match &*g.pat {
-                        Pat::TupleStruct(t) => match t.elems.first() {
-                            Some(Pat::Ident(n)) => is_zero_test(&g.guard, &n.ident.to_string()),
-                            _ => false,
-                        },
-                        _ => false,
-                    },
-                    _ => false,
-                };
-                if matches_ok_zero(&arm.pat) || guarded_zero {
+                if is_zero_read_arm(arm) {
                     let mut cut = self.range(arm);
                     if arm.comma.is_some() && !cut.is_empty() {
                         // The span of an arm ends before its comma on some syn versions.
@@ -433,6 +422,21 @@ pub(crate) fn is_read(e: &Expr) -> bool {
         }
         _ => false,
     }
+}
+
+/// An arm that takes a zero read: `Ok(0)`, `Ok(0) | Err(_)`, `Ready(Ok(0))`, `Ok(n) if n == 0`.
+pub(crate) fn is_zero_read_arm(arm: &syn::Arm) -> bool {
+    matches_ok_zero(&arm.pat)
+        || match &arm.pat {
+            Pat::Guard(g) => match &*g.pat {
+                Pat::TupleStruct(t) => match t.elems.first() {
+                    Some(Pat::Ident(n)) => is_zero_test(&g.guard, &n.ident.to_string()),
+                    _ => false,
+                },
+                _ => false,
+            },
+            _ => false,
+        }
 }
 
 /// `Ok(0)`, `Ready(Ok(0))`, `Ok(0) | ..`.

@@ -28,7 +28,7 @@ use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{Expr, Pat, Stmt};
 
-use crate::{is_read, matches_ok_zero, Mutant};
+use crate::{is_read, is_zero_read_arm, Mutant};
 
 const REMOVALS: &[&str] = &[
     "remove",
@@ -202,21 +202,6 @@ impl<'a> Visit<'a> for Removals<'a, '_> {
             self.visit_expr(e);
         }
     }
-}
-
-/// An arm that takes a zero read: `Ok(0)`, `Ok(0) | Err(_)`, `Ready(Ok(0))`, `Ok(n) if n == 0`.
-fn is_zero_read_arm(arm: &syn::Arm) -> bool {
-    matches_ok_zero(&arm.pat)
-        || match &arm.pat {
-            Pat::Guard(g) => match &*g.pat {
-                Pat::TupleStruct(t) => match t.elems.first() {
-                    Some(Pat::Ident(n)) => is_zero_test(&g.guard, &n.ident.to_string()),
-                    _ => false,
-                },
-                _ => false,
-            },
-            _ => false,
-        }
 }
 
 /// Whether a function body handles a zero read: an `Ok(0)` arm of a match on a read, or a zero
