@@ -189,7 +189,14 @@ pub fn judge(
             return None;
         }
     }
-    if lp.kind == LoopKind::While && !lp.cond.is_some_and(pure_condition) {
+    // A `while` condition or a `while let` scrutinee (of a loop whose header is not this read)
+    // that calls something is evaluated again each time round and may end the loop at end of
+    // stream: `while let Ok(p @ 1..) = conn.peek(&mut buf) { conn.read(&mut buf[..p])?; }`.
+    let header_is_this_read = matches!(form, Form::WhileLet(_));
+    if matches!(lp.kind, LoopKind::While | LoopKind::WhileLet)
+        && !header_is_this_read
+        && !lp.cond.is_some_and(pure_condition)
+    {
         return None;
     }
     // `total += n; if total == want { break }`: at end of stream the total stops changing, so
@@ -445,7 +452,6 @@ fn pure_condition(cond: &Expr) -> bool {
     p.0
 }
 
-/// How a count is used on the end-of-stream path.
 /// Where a finding points and what its label says.
 type Point = (Span, String);
 
@@ -481,6 +487,7 @@ fn count_path(n: &str, body: &[Stmt], skip: &[Span]) -> Option<(Vec<Span>, Optio
     Some((Vec::new(), None))
 }
 
+/// How a count is used on the end-of-stream path.
 struct CountUses<'a> {
     name: &'a str,
     skip: &'a [Span],
