@@ -288,7 +288,9 @@ fn find_mutants(source: &str) -> Vec<Mutant> {
     };
     finder.visit_file(&file);
     let mut out = finder.out;
-    out.extend(removal::mutants(&file));
+    if removal::worth_analysing(source) {
+        out.extend(removal::mutants(&file));
+    }
     out
 }
 

@@ -40,6 +40,22 @@ const REMOVALS: &[&str] = &[
     "retain_mut",
 ];
 
+/// Whether the text may hold a removal mutant: a removing call and a storing one. Most files
+/// have neither, and the analysis that finds stores is not cheap.
+pub fn worth_analysing(source: &str) -> bool {
+    let removes = REMOVALS.iter().any(|r| source.contains(&format!(".{r}(")));
+    removes
+        && [
+            ".insert(",
+            ".or_insert(",
+            ".push(",
+            ".push_back(",
+            ".push_front(",
+        ]
+        .iter()
+        .any(|s| source.contains(s))
+}
+
 /// The removal mutants of a file.
 pub fn mutants(file: &syn::File) -> Vec<Mutant> {
     let facts = CrateFacts::default();
