@@ -384,18 +384,7 @@ impl<'a> Visit<'a> for Finder {
         let mut counts: Vec<String> = Vec::new();
         for stmt in &b.stmts {
             match stmt {
-                Stmt::Local(l) => {
-                    if let (Pat::Ident(p), Some(init)) = (strip_pat_type(&l.pat), &l.init) {
-                        // `let n = read?;` or `let n = match read { Ok(n) => n, .. };`
-                        let read = match &*init.expr {
-                            Expr::Match(m) => is_read(&m.expr),
-                            e => is_read(e),
-                        };
-                        if read {
-                            counts.push(p.ident.to_string());
-                        }
-                    }
-                }
+                Stmt::Local(l) => counts.extend(read_count(l)),
                 Stmt::Expr(Expr::If(i), _)
                     if counts.iter().any(|n| is_zero_test(&i.cond, n))
                         && leaves(&i.then_branch) =>
@@ -408,6 +397,19 @@ impl<'a> Visit<'a> for Finder {
         }
         syn::visit::visit_block(self, b);
     }
+}
+
+/// The count a `let` binds from a read: `n` in `let n = read?;` or
+/// `let n = match read { Ok(n) => n, .. };`.
+pub(crate) fn read_count(l: &syn::Local) -> Option<String> {
+    let (Pat::Ident(p), Some(init)) = (strip_pat_type(&l.pat), &l.init) else {
+        return None;
+    };
+    let read = match &*init.expr {
+        Expr::Match(m) => is_read(&m.expr),
+        e => is_read(e),
+    };
+    read.then(|| p.ident.to_string())
 }
 
 /// A read call, through `?`, `.await`, parentheses and `unwrap`-like methods.

@@ -22,13 +22,13 @@ use std::collections::HashSet;
 use lints::rust::analysis::FileAnalysis;
 use lints::rust::flow::crate_facts::CrateFacts;
 use lints::rust::flow::eof::is_zero_test;
-use lints::rust::flow::summary::{stores, Container};
+use lints::rust::flow::summary::{holders, stores, Container};
 use lints::rust::model::sockets::strip_pat_type;
 use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{Expr, Pat, Stmt};
 
-use crate::{is_read, is_zero_read_arm, Mutant};
+use crate::{is_read, is_zero_read_arm, read_count, Mutant};
 
 const REMOVALS: &[&str] = &[
     "remove",
@@ -66,7 +66,8 @@ pub fn mutants(file: &syn::File) -> Vec<Mutant> {
     let mut stored: HashSet<(Option<usize>, Container)> = HashSet::new();
     for (i, f) in fns.iter().enumerate() {
         let aliases = summaries.function_aliases(f);
-        for s in stores(summaries, imports, types, f, &aliases) {
+        let names = holders(imports, types, f);
+        for s in stores(summaries, types, f, &names, &aliases) {
             let scope = matches!(s.container, Container::Local(_)).then_some(i);
             stored.insert((scope, s.container));
         }
@@ -180,16 +181,11 @@ impl<'a> Visit<'a> for Removals<'a, '_> {
             Stmt::Local(l) => {
                 if let Some(init) = &l.init {
                     self.push(&init.expr, matches!(&l.pat, Pat::Wild(_)).then_some(stmt));
-                    if let Pat::Ident(p) = strip_pat_type(&l.pat) {
-                        let name = p.ident.to_string();
-                        let read = match &*init.expr {
-                            Expr::Match(m) => is_read(&m.expr),
-                            e => is_read(e),
-                        };
-                        if read {
-                            self.counts.push(name);
-                        } else if called(&init.expr).is_some_and(|c| self.eof_fns.contains(&c)) {
-                            self.flags.push(name);
+                    if let Some(count) = read_count(l) {
+                        self.counts.push(count);
+                    } else if let Pat::Ident(p) = strip_pat_type(&l.pat) {
+                        if called(&init.expr).is_some_and(|c| self.eof_fns.contains(&c)) {
+                            self.flags.push(p.ident.to_string());
                         }
                     }
                 }
@@ -236,15 +232,7 @@ fn handles_zero_read(block: &syn::Block) -> bool {
             syn::visit::visit_expr_match(self, m);
         }
         fn visit_local(&mut self, l: &'a syn::Local) {
-            if let (Pat::Ident(p), Some(init)) = (strip_pat_type(&l.pat), &l.init) {
-                let read = match &*init.expr {
-                    Expr::Match(m) => is_read(&m.expr),
-                    e => is_read(e),
-                };
-                if read {
-                    self.counts.push(p.ident.to_string());
-                }
-            }
+            self.counts.extend(read_count(l));
             syn::visit::visit_local(self, l);
         }
         fn visit_expr_if(&mut self, i: &'a syn::ExprIf) {

@@ -960,9 +960,10 @@ pub struct Store {
     pub container: Container,
     /// The container as written, for labels.
     pub container_span: Span,
-    /// The connection's name in this function (empty for [`Origin::Container`]) and where it
-    /// was accepted or passed in (the stored value for [`Origin::Container`]).
-    pub socket: String,
+    /// The connection's name in this function (none for [`Origin::Container`]: the stored
+    /// value is known only by the container's type) and where it was accepted or passed in
+    /// (the stored value for [`Origin::Container`]).
+    pub socket: Option<String>,
     pub accepted: Span,
     pub origin: Origin,
     /// Every name that holds the connection here (clones, halves, wrappers).
@@ -999,9 +1000,7 @@ pub fn holders(
             (n, held)
         })
         .collect();
-    let mut generics = Vec::from_iter(f.impl_generics);
-    generics.push(&f.sig.generics);
-    let scope = types.scope(&generics);
+    let scope = types.scope(&f.generics());
     for input in &f.sig.inputs {
         let FnArg::Typed(t) = input else { continue };
         let Pat::Ident(p) = &*t.pat else { continue };
@@ -1036,9 +1035,8 @@ pub fn holders(
             visit::visit_local(self, local);
         }
     }
-    for _ in 0..2 {
-        Finder { out: &mut out }.visit_block(f.block);
-    }
+    // One visit in text order: a `let` sees only the bindings before it.
+    Finder { out: &mut out }.visit_block(f.block);
     out
 }
 
@@ -1068,9 +1066,7 @@ fn owning_containers(types: &TypeModel<'_>, f: &Function<'_>) -> HashSet<Contain
             visit::visit_local(self, local);
         }
     }
-    let mut generics = Vec::from_iter(f.impl_generics);
-    generics.push(&f.sig.generics);
-    let scope = types.scope(&generics);
+    let scope = types.scope(&f.generics());
     Locals {
         types,
         scope,
@@ -1111,14 +1107,14 @@ fn holds(names: &HashMap<String, Held>, expr: &Expr) -> Option<Held> {
 /// Where a function stores a connection (or a holder of it) into a container: a value that
 /// holds an accepted socket or a connection-owning parameter, or any value put into a
 /// container declared to hold connections.
+/// `names` are the function's [`holders`].
 pub fn stores(
     summaries: &Summaries<'_>,
-    imports: &Imports,
     types: &TypeModel<'_>,
     f: &Function<'_>,
+    names: &HashMap<String, Held>,
     aliases: &HashMap<String, Container>,
 ) -> Vec<Store> {
-    let names = holders(imports, types, f);
     let owning = owning_containers(types, f);
     if names.is_empty() && owning.is_empty() {
         return Vec::new();
@@ -1148,19 +1144,17 @@ pub fn stores(
                     .args
                     .last()
                     .and_then(|a| holds(self.names, a))
+                    .map(|h| (Some(h.socket), h.site, h.origin))
                     .or_else(|| {
                         let declared = container.as_ref().is_some_and(|c| self.owning.contains(c));
-                        declared.then(|| Held {
-                            socket: String::new(),
-                            site: m.args.last().map_or(method_span(m), node_span),
-                            origin: Origin::Container,
-                        })
+                        let site = m.args.last().map_or(method_span(m), node_span);
+                        declared.then_some((None, site, Origin::Container))
                     });
-                if let (Some(held), Some(container)) = (value, container) {
+                if let (Some((socket, site, origin)), Some(container)) = (value, container) {
                     let holders: HashSet<String> = self
                         .names
                         .iter()
-                        .filter(|(_, h)| !held.socket.is_empty() && h.socket == held.socket)
+                        .filter(|(_, h)| socket.as_ref() == Some(&h.socket))
                         .map(|(n, _)| n.clone())
                         .collect();
                     let moved = m
@@ -1173,9 +1167,9 @@ pub fn stores(
                         at: method_span(m),
                         container,
                         container_span: node_span(receiver),
-                        socket: held.socket,
-                        accepted: held.site,
-                        origin: held.origin,
+                        socket,
+                        accepted: site,
+                        origin,
                         holders,
                     });
                 }
@@ -1186,7 +1180,7 @@ pub fn stores(
     let mut finder = Finder {
         summaries,
         aliases,
-        names: &names,
+        names,
         owning: &owning,
         out: Vec::new(),
     };
@@ -1293,7 +1287,8 @@ mod tests {
             let imports = Imports::default();
             let file = syn::parse_file("").unwrap();
             let types = TypeModel::of(&file);
-            let st = stores(s, &imports, &types, &fns[0], &al);
+            let names = holders(&imports, &types, &fns[0]);
+            let st = stores(s, &types, &fns[0], &names, &al);
             let containers: Vec<_> = st.iter().map(|s| s.container.clone()).collect();
             assert_eq!(
                 containers,

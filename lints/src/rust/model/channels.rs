@@ -178,8 +178,7 @@ pub fn senders(imports: &Imports, fields: &HashSet<String>, f: &Function<'_>) ->
         fields,
         out: &mut out,
     };
-    // Twice: a sender bound from one bound later in the text (rare) is found the second time.
-    lets.visit_block(f.block);
+    // One visit in text order: a `let` sees only the bindings before it.
     lets.visit_block(f.block);
     out
 }

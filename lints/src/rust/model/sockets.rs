@@ -371,6 +371,16 @@ pub struct Function<'a> {
     pub impl_generics: Option<&'a syn::Generics>,
 }
 
+impl<'a> Function<'a> {
+    /// The generics in scope in the body: the `impl` block's, then the function's own.
+    pub fn generics(&self) -> Vec<&'a syn::Generics> {
+        self.impl_generics
+            .into_iter()
+            .chain([&self.sig.generics])
+            .collect()
+    }
+}
+
 /// Every function of the file with a body: free functions, methods, trait default methods, and
 /// functions nested in other bodies or modules.
 pub fn functions(file: &syn::File) -> Vec<Function<'_>> {

@@ -1,4 +1,4 @@
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use syn::visit::Visit;
 
@@ -99,16 +99,16 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     // (A local declared to hold connections is looked for only past this check: a visit of
     // every body of every parsed file cost 3-4 % of the corpus run, and such a local is filled
     // from an accept or a parameter, which this check sees.)
-    if types.owning_fields().is_empty() && fns.iter().all(|f| holders(imports, types, f).is_empty())
-    {
+    let names: Vec<_> = fns.iter().map(|f| holders(imports, types, f)).collect();
+    if types.owning_fields().is_empty() && names.iter().all(HashMap::is_empty) {
         return;
     }
     let summaries = ctx.analysis.summaries();
     let mut all_stores: Vec<(usize, Store)> = Vec::new();
-    for (i, f) in fns.iter().enumerate() {
+    for (i, (f, names)) in fns.iter().zip(&names).enumerate() {
         let aliases = summaries.function_aliases(f);
         all_stores.extend(
-            stores(summaries, imports, types, f, &aliases)
+            stores(summaries, types, f, names, &aliases)
                 .into_iter()
                 .map(|s| (i, s)),
         );
@@ -162,10 +162,10 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         };
         if judged && !kept && !removed_elsewhere() && reported.insert(store.container.clone()) {
             let what = store.container.describe();
-            let stored = match store.origin {
-                Origin::Accepted => format!("accepted stream `{}`", store.socket),
-                Origin::Parameter => format!("connection `{}`", store.socket),
-                Origin::Container => "a connection".to_string(),
+            let stored = match (&store.origin, &store.socket) {
+                (Origin::Accepted, Some(name)) => format!("accepted stream `{name}`"),
+                (Origin::Parameter, Some(name)) => format!("connection `{name}`"),
+                _ => "a connection".to_string(),
             };
             let mut d = Diagnostic::new(
                 &STORED_NEVER_REMOVED,

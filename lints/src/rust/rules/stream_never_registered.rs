@@ -4,7 +4,7 @@ use nginx_parser::Span;
 
 use crate::diagnostic::{Diagnostic, Location};
 use crate::rust::flow::registration::{is_listener, listener_names, only_on_branch, views};
-use crate::rust::flow::summary::{stores, Origin, Store};
+use crate::rust::flow::summary::{holders, stores, Origin, Store};
 use crate::rust::model::sockets::contains;
 use crate::rust::Context;
 
@@ -89,11 +89,16 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let effects = summaries.effects(Some(f.block), None, &aliases);
         let mut seen = HashSet::new();
         // Only connections accepted here: one passed in may be registered by the caller.
-        let accepted = stores(summaries, imports, ctx.analysis.types(), f, &aliases)
+        let types = ctx.analysis.types();
+        let names = holders(imports, types, f);
+        let accepted = stores(summaries, types, f, &names, &aliases)
             .into_iter()
             .filter(|s| s.origin == Origin::Accepted);
         for store in accepted {
-            if !seen.insert(store.socket.clone()) {
+            let Some(socket) = store.socket.as_deref() else {
+                continue;
+            };
+            if !seen.insert(socket.to_string()) {
                 continue;
             }
             let views = views(f.block, &store.container);
@@ -116,7 +121,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                     .count()
                     > usize::from(store.moved);
                 if explained && !handed {
-                    out.push(never(&store, &listener_regs));
+                    out.push(never(&store, socket, &listener_regs));
                 }
                 continue;
             }
@@ -128,21 +133,20 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 .find_map(|r| only_on_branch(f.block, *r, store.at))
             {
                 if !mine.iter().any(|m| contains(other, *m)) {
-                    out.push(branch(&store, reg, other));
+                    out.push(branch(&store, socket, reg, other));
                 }
             }
         }
     }
 }
 
-fn never(store: &Store, listener_regs: &[Span]) -> Diagnostic {
+fn never(store: &Store, socket: &str, listener_regs: &[Span]) -> Diagnostic {
     let what = store.container.describe();
     let mut d = Diagnostic::new(
         &STREAM_NEVER_REGISTERED,
         Location::new(0, store.at),
         format!(
-            "accepted stream `{}` is stored in `{what}` but never registered with the poller",
-            store.socket
+            "accepted stream `{socket}` is stored in `{what}` but never registered with the poller"
         ),
     )
     .primary_label("stored here; no registration of this stream anywhere")
@@ -159,14 +163,11 @@ fn never(store: &Store, listener_regs: &[Span]) -> Diagnostic {
     d.note(NOTE).help(HELP)
 }
 
-fn branch(store: &Store, reg: Span, other: Span) -> Diagnostic {
+fn branch(store: &Store, socket: &str, reg: Span, other: Span) -> Diagnostic {
     Diagnostic::new(
         &STREAM_NEVER_REGISTERED,
         Location::new(0, reg),
-        format!(
-            "accepted stream `{}` is registered with the poller on one branch only",
-            store.socket
-        ),
+        format!("accepted stream `{socket}` is registered with the poller on one branch only"),
     )
     .primary_label("registered only when this branch runs")
     .label(

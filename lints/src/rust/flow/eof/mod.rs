@@ -96,15 +96,10 @@ impl<'f> Streams<'f> {
         types: &'f TypeModel<'f>,
         all_params: bool,
     ) -> Self {
-        let generics: Vec<&syn::Generics> = f
-            .impl_generics
-            .into_iter()
-            .chain([&f.sig.generics])
-            .collect();
         let mut streams = Streams {
             names: HashSet::new(),
             types,
-            scope: types.scope(&generics),
+            scope: types.scope(&f.generics()),
             accepted: HashMap::new(),
             declared: HashMap::new(),
         };
