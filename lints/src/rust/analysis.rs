@@ -4,10 +4,11 @@
 //! never ask for one (most files stop at a rule's cheap early check) never pays for it.
 
 use std::cell::OnceCell;
+use std::collections::HashMap;
 
 use crate::rust::flow::crate_facts::{CrateFacts, Misses};
 use crate::rust::flow::eof::EofHelpers;
-use crate::rust::flow::summary::Summaries;
+use crate::rust::flow::summary::{holders, Held, Summaries};
 use crate::rust::model::sockets::{functions, Function, Imports};
 use crate::rust::model::types::TypeModel;
 
@@ -19,6 +20,7 @@ pub struct FileAnalysis<'a> {
     non_test_functions: OnceCell<Vec<Function<'a>>>,
     summaries: OnceCell<Summaries<'a>>,
     types: OnceCell<TypeModel<'a>>,
+    holders: OnceCell<Vec<HashMap<String, Held>>>,
     eof_helpers: OnceCell<EofHelpers<'a>>,
     test_bodies: OnceCell<Vec<nginx_parser::Span>>,
     /// Fields asked about with [`FileAnalysis::field_removed_in_crate`] that the crate's
@@ -38,6 +40,7 @@ impl<'a> FileAnalysis<'a> {
             non_test_functions: OnceCell::new(),
             summaries: OnceCell::new(),
             types: OnceCell::new(),
+            holders: OnceCell::new(),
             eof_helpers: OnceCell::new(),
             test_bodies: OnceCell::new(),
             field_misses: Default::default(),
@@ -80,6 +83,17 @@ impl<'a> FileAnalysis<'a> {
     /// What the file's declarations say about types: which hold a connection that can be read.
     pub fn types(&'a self) -> &'a TypeModel<'a> {
         self.types.get_or_init(|| TypeModel::of(self.file))
+    }
+
+    /// The names that hold a connection in each function of [`Self::non_test_functions`], in
+    /// the same order ([`holders`]).
+    pub fn holders(&'a self) -> &'a [HashMap<String, Held>] {
+        self.holders.get_or_init(|| {
+            self.non_test_functions()
+                .iter()
+                .map(|f| holders(self.imports(), self.types(), f))
+                .collect()
+        })
     }
 
     /// The functions that hand end of stream back to their caller as success, by name

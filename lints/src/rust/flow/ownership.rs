@@ -3,11 +3,11 @@
 //! the block each is bound in, and where each is given away (moved into a call, another task,
 //! a struct).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use nginx_parser::Span;
 use syn::visit::Visit;
-use syn::{Block, Expr, Pat};
+use syn::{Block, Expr, Member, Pat};
 
 use crate::rust::flow::tasks::{local_name, mentions, Body};
 use crate::rust::model::sockets::{contains, through_access, through_wrappers};
@@ -30,6 +30,8 @@ const WRAPPING: &[&str] = &["new", "with_capacity", "split", "from_std"];
 /// The names that hold the connection in a task, and where each is given away.
 pub(crate) struct Lifetimes {
     pub(crate) owned: Vec<String>,
+    /// Fields whose declared type owns a connection: `x.conn` holds one when `x` is owned.
+    fields: HashSet<String>,
     /// The first position where a name is moved away (passed by value, captured by another
     /// closure, consumed by `into_*`).
     pub(crate) kills: HashMap<String, u32>,
@@ -40,9 +42,10 @@ pub(crate) struct Lifetimes {
 }
 
 impl Lifetimes {
-    pub(crate) fn of(body: Body<'_>, roots: &[String]) -> Lifetimes {
+    pub(crate) fn of(body: Body<'_>, roots: &[String], fields: &HashSet<String>) -> Lifetimes {
         let mut life = Lifetimes {
             owned: roots.to_vec(),
+            fields: fields.clone(),
             kills: HashMap::new(),
             scopes: HashMap::new(),
             passed: Vec::new(),
@@ -76,8 +79,18 @@ impl Lifetimes {
         })
     }
 
+    /// The connection `expr` reaches, as written: an owned name (`rd`), or a connection-owning
+    /// field of one (`self.conn`).
     pub(crate) fn owns(&self, expr: &Expr) -> Option<String> {
-        local_name(through_access(expr)).filter(|n| self.owned.contains(n))
+        match through_access(expr) {
+            Expr::Field(f) => match &f.member {
+                Member::Named(n) if self.fields.contains(&n.to_string()) => {
+                    self.owns(&f.base).map(|base| format!("{base}.{n}"))
+                }
+                _ => None,
+            },
+            e => local_name(e).filter(|n| self.owned.contains(n)),
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use crate::rust::flow::ownership::{pat_idents, Kills, Lifetimes};
 use crate::rust::flow::select::{branches, is_select};
 use crate::rust::flow::tasks::{has_exit, local_name, mentions, Body};
 use crate::rust::model::sockets::{
-    contains, method_span, through_access, through_wrappers, Imports,
+    contains, method_span, strip_pat_type, through_access, through_wrappers, Imports,
 };
 use crate::rust::node_span;
 use crate::rust::syntax::calls::path_segments;
@@ -26,23 +26,101 @@ pub(crate) enum Found {
     Select(syn::Macro),
 }
 
-/// The waits of a task body (its own code: closures and async blocks inside run elsewhere).
+/// The waits of a task body (its own code: closures and async blocks inside run elsewhere,
+/// unless the task awaits them itself).
 #[derive(Default)]
-pub(crate) struct Waits {
+pub(crate) struct Waits<'a> {
     /// (primary span, position, what).
     pub(crate) found: Vec<(Span, u32, Found)>,
+    /// What each local was bound to: a future bound now may be awaited later.
+    bound: HashMap<String, &'a Expr>,
 }
 
-impl<'a> Visit<'a> for Waits {
+impl<'a> Waits<'a> {
+    /// What an awaited expression runs in this task: `pending()` itself, a local bound to it, a
+    /// pinned, boxed or fused one, an `async` block (run here, so its waits are this task's), or
+    /// a `match`/`if` with an arm that is one of these.
+    fn awaited(&mut self, e: &'a Expr, depth: usize) -> bool {
+        if depth > 4 {
+            return false;
+        }
+        match through_access(e) {
+            Expr::Call(c) if is_pending(&c.func) => true,
+            Expr::Call(c) if c.args.len() == 1 && is_future_wrapper(&c.func) => {
+                self.awaited(&c.args[0], depth + 1)
+            }
+            Expr::MethodCall(m)
+                if m.args.is_empty()
+                    && matches!(
+                        m.method.to_string().as_str(),
+                        "boxed" | "boxed_local" | "fuse"
+                    ) =>
+            {
+                self.awaited(&m.receiver, depth + 1)
+            }
+            e @ Expr::Path(_) => match local_name(e).and_then(|n| self.bound.get(&n).copied()) {
+                Some(init) => self.awaited(init, depth + 1),
+                None => false,
+            },
+            Expr::Async(a) => {
+                self.visit_block(&a.block);
+                false
+            }
+            Expr::Block(b) => b.block.stmts.last().is_some_and(|s| match s {
+                Stmt::Expr(e, None) => self.awaited(e, depth + 1),
+                _ => false,
+            }),
+            Expr::Match(m) => {
+                let arms: Vec<bool> = m
+                    .arms
+                    .iter()
+                    .map(|a| self.awaited(&a.body, depth + 1))
+                    .collect();
+                arms.contains(&true)
+            }
+            Expr::If(i) => {
+                let then = i.then_branch.stmts.last().is_some_and(|s| match s {
+                    Stmt::Expr(e, None) => self.awaited(e, depth + 1),
+                    _ => false,
+                });
+                let other = i
+                    .else_branch
+                    .as_ref()
+                    .is_some_and(|(_, e)| self.awaited(e, depth + 1));
+                then || other
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Calls that wrap a future without changing when it ends: `Box::pin(f)`, `Either::Left(f)`.
+fn is_future_wrapper(func: &Expr) -> bool {
+    path_segments(func).is_some_and(|segs| {
+        matches!(
+            segs.iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice(),
+            [.., "Box", "pin"] | [.., "Either", "Left" | "Right"] | ["Left" | "Right"]
+        )
+    })
+}
+
+impl<'a> Visit<'a> for Waits<'a> {
     fn visit_item(&mut self, _: &'a syn::Item) {}
     fn visit_expr_closure(&mut self, _: &'a syn::ExprClosure) {}
     fn visit_expr_async(&mut self, _: &'a syn::ExprAsync) {}
+    fn visit_local(&mut self, l: &'a syn::Local) {
+        if let (Pat::Ident(p), Some(init)) = (strip_pat_type(&l.pat), &l.init) {
+            self.bound.insert(p.ident.to_string(), &init.expr);
+        }
+        syn::visit::visit_local(self, l);
+    }
     fn visit_expr_await(&mut self, a: &'a syn::ExprAwait) {
-        if let Expr::Call(c) = through_parens(&a.base) {
-            if is_pending(&c.func) {
-                let at = node_span(a);
-                self.found.push((at, at.start, Found::Pending));
-            }
+        if self.awaited(&a.base, 0) {
+            let at = node_span(a);
+            self.found.push((at, at.start, Found::Pending));
         }
         syn::visit::visit_expr_await(self, a);
     }
@@ -99,13 +177,6 @@ impl<'a> Visit<'a> for Waits {
             }
         }
     }
-}
-
-fn through_parens(mut e: &Expr) -> &Expr {
-    while let Expr::Paren(p) = e {
-        e = &p.expr;
-    }
-    e
 }
 
 /// `std::future::pending`, `core::future::pending`, `futures::future::pending` as written
@@ -297,6 +368,37 @@ fn gives_away(pat: &Pat, handler: &Expr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lines of the `pending()` waits found in a function body.
+    fn pending_lines(body: &str) -> Vec<usize> {
+        let block: Block = syn::parse_str(body).unwrap();
+        let mut w = Waits::default();
+        w.visit_block(&block);
+        w.found
+            .iter()
+            .filter(|(_, _, f)| matches!(f, Found::Pending))
+            .map(|(at, _, _)| body[..at.start as usize].lines().count())
+            .collect()
+    }
+
+    #[test]
+    fn pending_reached_through_names_wrappers_blocks_and_arms() {
+        let body = "{
+            let forever = pending::<()>();
+            forever.await;
+            Box::pin(pending::<()>()).await;
+            let later = async { pending::<()>().await };
+            later.await;
+            let wait = match idle { Some(d) => sleep(d).boxed(), None => pending().boxed() };
+            wait.await;
+            tokio::time::timeout(d, pending::<()>()).await;
+            let bounded = sleep(d);
+            bounded.await;
+            let unawaited = async { pending::<()>().await };
+        }";
+        // The async block's own wait is reported where it is written (line 5).
+        assert_eq!(pending_lines(body), [3, 4, 5, 8]);
+    }
 
     #[test]
     fn pending_spellings() {

@@ -1,34 +1,42 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use nginx_parser::Span;
 use syn::visit::Visit;
-use syn::{Block, Expr, Pat};
+use syn::{Block, Expr, FnArg, Pat};
 
 use crate::diagnostic::{Diagnostic, Location};
 use crate::rust::flow::ownership::Lifetimes;
+use crate::rust::flow::summary::Origin;
 use crate::rust::flow::tasks::{mentions, Body, Spawns};
 use crate::rust::flow::waits::{own_sender, select_ignores_eof, Found, Waits};
-use crate::rust::model::sockets::{accepted_names, Function, Imports, Shape};
+use crate::rust::model::sockets::{Function, Imports};
+use crate::rust::model::types::TypeModel;
 use crate::rust::{node_span, Context};
 
 crate::declare_rule! {
     /// ## What it does
-    /// Flags a task or thread that owns an accepted connection and then waits on something the
-    /// peer's close cannot end. The connection is followed from `accept()` into the closure or
-    /// async block given to `tokio::spawn`, `thread::spawn`, `spawn_local`, `task::spawn`...
-    /// (and one level into a function of the file that the socket is passed to), through
-    /// `into_split()`, `split()`, `BufReader::new(..)` and the like. While the socket (or one of
-    /// its halves) is still held, the task:
-    /// - awaits `std::future::pending()` (or `futures::future::pending()`);
+    /// Flags code that owns a connection and then waits on something the peer's close cannot
+    /// end. The owner is either a task or thread spawned with a connection (`tokio::spawn`,
+    /// `thread::spawn`, `spawn_local`, `task::spawn`...: the closure, async block or call it
+    /// runs, and one level into a function of the file the connection is passed to), or a
+    /// function that takes a connection by value: a parameter whose declared type owns one
+    /// (a socket, a wrapper or struct holding one, a generic bounded by `Read`/`AsyncRead`...),
+    /// or `self` of such a struct. The connection is followed through `into_split()`,
+    /// `split()`, `BufReader::new(..)` and the like, and through the struct fields declared to
+    /// hold one (`self.conn`). While the connection (or one of its halves) is still held, the
+    /// code:
+    /// - awaits `std::future::pending()` (or `futures::future::pending()`), directly, through a
+    ///   name bound to it, pinned or boxed, or in an `async` block or `match` arm it awaits;
     /// - loops on `rx.recv()` (`while let Some(m) = rx.recv().await`, `for m in rx`) of an mpsc
-    ///   channel whose sender `tx` it holds itself (created in the task or moved into it, never
-    ///   moved elsewhere or dropped), with no `break` or `return` in the loop;
+    ///   channel whose sender `tx` it holds itself (created there or moved in, never moved
+    ///   elsewhere or dropped), with no `break` or `return` in the loop;
     /// - runs a `loop` around `tokio::select!` / `futures::select!` whose branch that reads
-    ///   the socket does not finish the task at EOF: a `read` whose `Ok(0)` is neither matched
+    ///   the connection does not leave the loop at EOF: a `read` whose `Ok(0)` is neither matched
     ///   nor compared, a `next()` whose `None` is ignored, with no `break` or `return`.
     ///
     /// Anything the analysis cannot see (the sender given to another task, a `while` condition,
-    /// an `else` branch, a function of the crate given the read result) counts as a way out.
+    /// an `else` branch, a function of the crate given the read result) counts as a way out. A
+    /// connection only borrowed (`&mut TcpStream`) is its caller's: the caller is judged.
     ///
     /// ## Why is this bad?
     /// When the client closes, its FIN reaches the kernel, which acknowledges it and moves the
@@ -85,57 +93,66 @@ enum Wait {
     SelectIgnoresEof(String, &'static str),
 }
 
-fn report(out: &mut Vec<Diagnostic>, at: Span, wait: &Wait, socket: &str, task: &Task<'_>) {
+fn report(out: &mut Vec<Diagnostic>, at: Span, wait: &Wait, task: &Task<'_>) {
+    let owner = &task.owner;
     let (message, label, help) = match wait {
         Wait::Pending => (
-            format!("task that owns the accepted socket `{socket}` waits forever on `pending()`"),
-            "`pending()` never completes: the task never drops the socket".to_string(),
+            format!("{owner} waits forever on `pending()`"),
+            "`pending()` never completes: the connection is never dropped".to_string(),
             "let the task end (and drop the socket) when the connection is done; to keep something alive, await the thing that should end it (a shutdown signal, the read half reaching EOF) instead of `pending()`".to_string(),
         ),
         Wait::OwnSender(rx, tx) => (
-            format!("task that owns the accepted socket `{socket}` loops on `{rx}` while it holds the channel's sender `{tx}`"),
-            format!("`{rx}` only ends when every sender is dropped, and this task still holds `{tx}`"),
+            format!("{owner} loops on `{rx}` while it holds the channel's sender `{tx}`"),
+            format!("`{rx}` only ends when every sender is dropped, and this code still holds `{tx}`"),
             format!("move `{tx}` to the task that produces the messages (or `drop({tx})` once it is cloned), so the channel closes when that task ends at EOF"),
         ),
         Wait::SelectIgnoresEof(reader, eof) => (
-            format!("`select!` loop of a task that owns the accepted socket `{socket}` does not end when `{reader}` reaches EOF"),
+            format!("{owner} loops on a `select!` that does not end when `{reader}` reaches EOF"),
             if *eof == "Ok(0)" {
                 format!("at EOF this returns `{eof}` at once, every time, and the branch neither breaks nor returns: the loop spins with the socket open")
             } else {
                 format!("at EOF this returns `{eof}`, and the branch neither breaks nor returns")
             },
-            format!("end the task on EOF in this branch (`{eof} => break`), so it drops the socket"),
+            format!("end the loop on EOF in this branch (`{eof} => break`), so the connection is dropped"),
         ),
     };
-    out.push(
-        Diagnostic::new(&BLOCKED_WHILE_OWNING, Location::new(0, at), message)
-            .primary_label(label)
-            .label(
-                Location::new(0, task.accept),
-                "the connection is accepted here",
-            )
-            .label(
-                Location::new(0, task.spawn),
-                "the task that owns it is spawned here",
-            )
-            .note(NOTE)
-            .help(help),
-    );
+    let came = match task.origin {
+        Origin::Accepted => "the connection is accepted here",
+        _ => "the connection is passed in here",
+    };
+    let mut d = Diagnostic::new(&BLOCKED_WHILE_OWNING, Location::new(0, at), message)
+        .primary_label(label)
+        .label(Location::new(0, task.site), came);
+    if let Some(spawn) = task.spawn {
+        d = d.label(
+            Location::new(0, spawn),
+            "the task that owns it is spawned here",
+        );
+    }
+    out.push(d.note(NOTE).help(help));
 }
 
-/// The code a spawned task runs, with the names that own the connection when it starts.
+/// The code that owns a connection while it runs: a spawned task, or a function that takes
+/// one by value.
+#[derive(Clone)]
 struct Task<'a> {
     body: Body<'a>,
-    /// The spawned expression (the closure, the async block, the call).
+    /// The spawned expression (the closure, the async block, the call), or the function body.
     whole: Span,
     owned: Vec<String>,
-    accept: Span,
-    spawn: Span,
+    /// Who owns it, as the message says it.
+    owner: String,
+    origin: Origin,
+    /// Where the connection was accepted or passed in.
+    site: Span,
+    spawn: Option<Span>,
 }
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let imports = ctx.analysis.imports();
-    let fns = ctx.analysis.functions();
+    let types = ctx.analysis.types();
+    let fns = ctx.analysis.non_test_functions();
+    let holders = ctx.analysis.holders();
     // Free functions by name; a name defined twice (in two modules, say) is not followed.
     let mut local_fns: HashMap<String, &Function<'_>> = HashMap::new();
     let mut twice = Vec::new();
@@ -147,54 +164,104 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     for name in twice {
         local_fns.remove(&name);
     }
-    for f in fns.iter().filter(|f| !f.is_test) {
-        let accepted = accepted_names(imports, f.block);
-        if !accepted.values().any(|a| a.shape == Shape::Socket) {
+    let mut found = Vec::new();
+    // Tasks spawned with a connection the spawning function holds.
+    for (f, names) in fns.iter().zip(holders) {
+        if names.is_empty() {
             continue;
         }
         let mut spawns = Spawns(Vec::new());
         spawns.visit_block(f.block);
         for (spawn, arg) in spawns.0 {
-            let task = match arg {
+            let body = match arg {
                 Expr::Closure(c) if c.capture.is_some() => Body::Expr(&c.body),
                 Expr::Async(a) if a.capture.is_some() => Body::Block(&a.block),
                 Expr::Call(_) => Body::Expr(arg),
                 _ => continue,
             };
-            let captured = mentions(task);
-            // The first accepted socket the task mentions (`let out = stream` makes two names).
-            let Some((name, accept)) = captured.iter().find_map(|(m, _)| {
-                accepted
-                    .get(m)
-                    .filter(|a| a.shape == Shape::Socket)
-                    .map(|a| (m.clone(), a.site))
-            }) else {
+            // The first holder the task mentions (`let out = stream` makes two names).
+            let Some((name, held)) = mentions(body)
+                .into_iter()
+                .find_map(|(m, _)| names.get(&m).map(|h| (m, h)))
+            else {
                 continue;
             };
-            let task = Task {
-                body: task,
-                whole: node_span(arg),
-                owned: vec![name.clone()],
-                accept,
-                spawn,
+            let owner = match held.origin {
+                Origin::Accepted => format!("task that owns the accepted socket `{name}`"),
+                _ => format!("task that owns the connection `{name}`"),
             };
-            examine(imports, f.block, &task, &local_fns, &name, 0, out);
+            let task = Task {
+                body,
+                whole: node_span(arg),
+                owned: vec![name],
+                owner,
+                origin: held.origin,
+                site: held.site,
+                spawn: Some(spawn),
+            };
+            examine(imports, types, f.block, &task, &local_fns, 0, &mut found);
+        }
+    }
+    // Functions that own a connection themselves: a parameter (`self` included) taken by value
+    // whose type owns one.
+    for (f, names) in fns.iter().zip(holders) {
+        let mut owned: Vec<(String, Span)> = names
+            .iter()
+            .filter(|(n, h)| h.origin == Origin::Parameter && h.socket == **n)
+            .map(|(n, h)| (n.clone(), h.site))
+            .collect();
+        owned.extend(owning_self(types, f));
+        owned.sort_by_key(|(_, site)| site.start);
+        let Some((first, site)) = owned.first().cloned() else {
+            continue;
+        };
+        let shown = match &f.self_ty {
+            Some(ty) => format!("{ty}::{}", f.name),
+            None => f.name.clone(),
+        };
+        let task = Task {
+            body: Body::Block(f.block),
+            whole: node_span(f.block),
+            owned: owned.into_iter().map(|(n, _)| n).collect(),
+            owner: format!("`{shown}`, which owns the connection `{first}`,"),
+            origin: Origin::Parameter,
+            site,
+            spawn: None,
+        };
+        examine(imports, types, f.block, &task, &local_fns, 0, &mut found);
+    }
+    // One finding per wait: the first (from the spawning side) says the most.
+    let mut seen = HashSet::new();
+    for (at, wait, task) in &found {
+        if seen.insert(at.start) {
+            report(out, *at, wait, task);
         }
     }
 }
 
+/// `self` taken by value in a method of a type that owns a connection.
+fn owning_self(types: &TypeModel<'_>, f: &Function<'_>) -> Option<(String, Span)> {
+    let Some(FnArg::Receiver(r)) = f.sig.inputs.first() else {
+        return None;
+    };
+    let ty: syn::Type = syn::parse_str(f.self_ty.as_deref()?).ok()?;
+    let by_value = matches!(r.kind, syn::ReceiverKind::Value);
+    (by_value && types.owns_connection(&ty, &types.scope(&f.generics())))
+        .then(|| ("self".to_string(), node_span(r)))
+}
+
 /// Looks for waits in `task` (and one level into a function of the file it passes the socket
 /// to). `spawner` is the function body the task was spawned from.
-fn examine(
+fn examine<'t>(
     imports: &Imports,
+    types: &TypeModel<'_>,
     spawner: &Block,
-    task: &Task<'_>,
-    local_fns: &HashMap<String, &Function<'_>>,
-    socket: &str,
+    task: &Task<'t>,
+    local_fns: &HashMap<String, &'t Function<'t>>,
     depth: usize,
-    out: &mut Vec<Diagnostic>,
+    found: &mut Vec<(Span, Wait, Task<'t>)>,
 ) {
-    let life = Lifetimes::of(task.body, &task.owned);
+    let life = Lifetimes::of(task.body, &task.owned, types.owning_fields());
     let mut waits = Waits::default();
     task.body.visit(&mut waits);
     for (at, pos, wait) in waits.found {
@@ -208,7 +275,7 @@ fn examine(
                 .map(|(at, reader, eof)| (at, Wait::SelectIgnoresEof(reader, eof))),
         };
         if let Some((at, wait)) = wait.filter(|_| life.alive_at(pos)) {
-            report(out, at, &wait, socket, task);
+            found.push((at, wait, task.clone()));
         }
     }
     if depth > 0 {
@@ -219,7 +286,7 @@ fn examine(
         let Some(f) = local_fns.get(callee) else {
             continue;
         };
-        let Some(syn::FnArg::Typed(param)) = f.sig.inputs.iter().nth(*index) else {
+        let Some(FnArg::Typed(param)) = f.sig.inputs.iter().nth(*index) else {
             continue;
         };
         let Pat::Ident(p) = &*param.pat else { continue };
@@ -227,9 +294,8 @@ fn examine(
             body: Body::Block(f.block),
             whole: node_span(f.block),
             owned: vec![p.ident.to_string()],
-            accept: task.accept,
-            spawn: task.spawn,
+            ..task.clone()
         };
-        examine(imports, f.block, &inner, local_fns, socket, 1, out);
+        examine(imports, types, f.block, &inner, local_fns, 1, found);
     }
 }

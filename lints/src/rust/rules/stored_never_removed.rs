@@ -7,7 +7,7 @@ use crate::rust::flow::eof::propagation::{err_only_removals, matching_store};
 use crate::rust::flow::removal::{
     breaks, destructured_fields, is_err, is_ok_zero, long_lived_local, returned, stmts_after, Reads,
 };
-use crate::rust::flow::summary::{holders, stores, Container, Origin, Store, Summaries};
+use crate::rust::flow::summary::{stores, Container, Origin, Store, Summaries};
 use crate::rust::model::sockets::{structs, Function};
 use crate::rust::{node_span, Context};
 
@@ -90,7 +90,6 @@ const HELP_EOF: &str = "remove the connection on `Ok(0)` as on errors: handle bo
 const HELP_SUCCESS: &str = "return a value the caller must act on at end of stream (`Ok(false)`, `Ok(Status::Closed)`, or `Err(io::ErrorKind::UnexpectedEof.into())`) and remove the connection on it";
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-    let imports = ctx.analysis.imports();
     let types = ctx.analysis.types();
     let fns = ctx.analysis.non_test_functions();
     // Stores are of connections a function accepts or takes as a parameter, or into a
@@ -99,13 +98,13 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     // (A local declared to hold connections is looked for only past this check: a visit of
     // every body of every parsed file cost 3-4 % of the corpus run, and such a local is filled
     // from an accept or a parameter, which this check sees.)
-    let names: Vec<_> = fns.iter().map(|f| holders(imports, types, f)).collect();
+    let names = ctx.analysis.holders();
     if types.owning_fields().is_empty() && names.iter().all(HashMap::is_empty) {
         return;
     }
     let summaries = ctx.analysis.summaries();
     let mut all_stores: Vec<(usize, Store)> = Vec::new();
-    for (i, (f, names)) in fns.iter().zip(&names).enumerate() {
+    for (i, (f, names)) in fns.iter().zip(names).enumerate() {
         let aliases = summaries.function_aliases(f);
         all_stores.extend(
             stores(summaries, types, f, names, &aliases)

@@ -4,7 +4,7 @@ use nginx_parser::Span;
 
 use crate::diagnostic::{Diagnostic, Location};
 use crate::rust::flow::registration::{is_listener, listener_names, only_on_branch, views};
-use crate::rust::flow::summary::{holders, stores, Origin, Store};
+use crate::rust::flow::summary::{stores, Origin, Store};
 use crate::rust::model::sockets::contains;
 use crate::rust::Context;
 
@@ -84,14 +84,12 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         .filter(|(n, _)| is_listener(&listeners, n))
         .map(|(_, s)| *s)
         .collect();
-    for f in fns {
+    for (f, names) in fns.iter().zip(ctx.analysis.holders()) {
         let aliases = summaries.function_aliases(f);
         let effects = summaries.effects(Some(f.block), None, &aliases);
         let mut seen = HashSet::new();
         // Only connections accepted here: one passed in may be registered by the caller.
-        let types = ctx.analysis.types();
-        let names = holders(imports, types, f);
-        let accepted = stores(summaries, types, f, &names, &aliases)
+        let accepted = stores(summaries, ctx.analysis.types(), f, names, &aliases)
             .into_iter()
             .filter(|s| s.origin == Origin::Accepted);
         for store in accepted {
