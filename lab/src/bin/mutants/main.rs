@@ -1,6 +1,7 @@
 //! Mutation recall on real crates: finds the code of real crates that handles end of stream or
 //! lets a stored connection go, breaks exactly that one thing, and counts the mutants the
-//! matching rule flags (`eof-ignored`, RS001; `stored-never-removed`, RS002).
+//! matching rule flags (`eof-ignored`, RS001; `stored-never-removed`, RS002; a `select!` loop's
+//! end of stream, RS001 or `blocked-while-owning`, RS006).
 //!
 //! Usage: `mutants [--waitlint BIN] [--list FILE] [--min-share PERCENT] CRATE_DIR...` (each a crate root with a
 //! `Cargo.toml`; `.ci/run` passes the 25 network crates of `../shared/bin/rust-corpus servers`).
@@ -9,10 +10,14 @@
 //! pass sees the rest of the crate.
 //!
 //! The mutations, each inside a loop (outside one, end of stream is seen once and nothing spins):
-//! - `drop-eof-arm`: delete a `match` arm `Ok(0) => ..` (or `Ok(0) | Err(_) => ..`,
-//!   `Ready(Ok(0))`, `Ok(n) if n == 0 => ..`)
-//!   of a match on a read (`read`, `read_buf`, `try_read`, `read_line`, `read_until`,
-//!   `read_vectored`), so that the arm binding the count takes end of stream;
+//! - `drop-eof-arm`: delete a `match` arm `Ok(0) => ..` (`Ready(Ok(0))`, `Ok(n) if n == 0 =>
+//!   ..`) of a match on a read (`read`, `read_buf`, `try_read`, `read_line`, `read_until`,
+//!   `read_vectored`), so that the arm binding the count takes end of stream; in an or-pattern
+//!   (`Ok(0) | Err(_) => ..`) delete the `Ok(0)` alternative alone (`drop-eof-alternative`:
+//!   deleting the arm would leave errors unmatched, and the mutant would not compile);
+//! - `select-eof-arm` (RS001 or RS006): in a `select!` inside a loop, empty the arm of a branch
+//!   on a read or a stream's `next()` that takes end of stream (`Ok(0)`, `None`, `Ok(None)`)
+//!   and leaves the loop;
 //! - `drop-eof-test`: delete an `if n == 0 { .. }` (`n < 1`, `0 == n`, `n == 0 || ..`) whose
 //!   branch leaves the loop, where `n` is bound from such a read in the same block (`let n =
 //!   read?;`, `let n = match read { Ok(n) => n, .. };`);
@@ -45,6 +50,7 @@ use syn::{Expr, Pat, Stmt};
 // What RS001 itself calls a read, a zero test, a test function: the mutants break the code
 // the rule is about, recognised the same way.
 use lints::rust::flow::eof::{is_zero_test, READS};
+use lints::rust::flow::select::select_branches;
 use lints::rust::model::sockets::{is_cfg_test, is_test_attr, strip_pat_type};
 
 mod removal;
@@ -120,7 +126,7 @@ fn main() {
             let lines: Vec<&str> = source.lines().collect();
             for m in &mutants {
                 let body = lines[m.function.0 - 1..m.function.1.min(lines.len())].join("\n");
-                if m.rule == "RS001"
+                if m.rule.contains("RS001")
                     && ["stdin", "File::", "fs::", "OpenOptions"]
                         .iter()
                         .any(|w| body.contains(w))
@@ -156,7 +162,7 @@ fn main() {
                 std::fs::write(&file, &source).expect("restore the file");
                 let (start, end) = (m.function.0, m.function.1 - removed_lines);
                 let hit = after.iter().any(|l| {
-                    (m.rule != "RS001" || (start..=end).contains(l))
+                    (!m.rule.contains("RS001") || (start..=end).contains(l))
                         && !before.contains(&shift(*l, m.line, removed_lines))
                 });
                 let tally = by_rule.entry(m.rule).or_default();
@@ -226,7 +232,7 @@ fn findings(waitlint: &Path, root: &Path, rel: &Path, rule: &str) -> BTreeSet<us
         .expect("waitlint runs");
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|l| l.ends_with(&format!("[{rule}]")))
+        .filter(|l| rule.split(',').any(|r| l.ends_with(&format!("[{r}]"))))
         .filter_map(|l| l.split(':').nth(1)?.parse().ok())
         .collect()
 }
@@ -327,6 +333,44 @@ impl Finder {
 }
 
 impl<'a> Visit<'a> for Finder {
+    fn visit_macro(&mut self, mac: &'a syn::Macro) {
+        let is_select = mac
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "select" || s.ident == "select_biased");
+        if let (true, Some(branches)) = (is_select, select_branches(mac)) {
+            for b in branches {
+                if !is_stream_read(&b.future) {
+                    continue;
+                }
+                let Expr::Block(body) = &b.body else { continue };
+                for stmt in &body.block.stmts {
+                    let Stmt::Expr(Expr::Match(m), _) = stmt else {
+                        continue;
+                    };
+                    for arm in m
+                        .arms
+                        .iter()
+                        .filter(|a| is_eof_arm(a) && leaves_expr(&a.body))
+                    {
+                        let cut = self.range(&arm.body);
+                        if let (Some(function), true) = (self.function, self.loops > 0) {
+                            self.out.push(Mutant {
+                                kind: "select-eof-arm",
+                                rule: "RS001,RS006",
+                                cut,
+                                replace: "{}",
+                                function,
+                                line: arm.span().start().line,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        syn::visit::visit_macro(self, mac);
+    }
     fn visit_item_fn(&mut self, f: &'a syn::ItemFn) {
         if !is_test_attr(&f.attrs) {
             self.in_fn(f.span(), |s| syn::visit::visit_item_fn(s, f));
@@ -367,6 +411,22 @@ impl<'a> Visit<'a> for Finder {
     fn visit_expr_match(&mut self, m: &'a syn::ExprMatch) {
         if is_read(&m.expr) && m.arms.len() > 1 {
             for arm in &m.arms {
+                // `Ok(0) | Err(_) => ..`: drop the `Ok(0)` alternative alone (deleting the arm
+                // would leave errors unmatched, and the mutant would not compile).
+                if let Pat::Or(o) = &arm.pat {
+                    let cases: Vec<&Pat> = o.cases.iter().collect();
+                    if let Some(i) = cases.iter().position(|p| matches_ok_zero(p)) {
+                        if cases.len() > 1 {
+                            let cut = if i == 0 {
+                                self.range(cases[0]).start..self.range(cases[1]).start
+                            } else {
+                                self.range(cases[i - 1]).end..self.range(cases[i]).end
+                            };
+                            self.push("drop-eof-alternative", cut, arm.span().start().line);
+                            continue;
+                        }
+                    }
+                }
                 if is_zero_read_arm(arm) {
                     let mut cut = self.range(arm);
                     if arm.comma.is_some() && !cut.is_empty() {
@@ -410,6 +470,23 @@ pub(crate) fn read_count(l: &syn::Local) -> Option<String> {
         e => is_read(e),
     };
     read.then(|| p.ident.to_string())
+}
+
+/// A `select!` branch's future that reads a stream: a read call (see [`is_read`]), or the
+/// next item of a stream of frames or lines (`next()`, `next_line()`, `try_next()`).
+fn is_stream_read(e: &Expr) -> bool {
+    is_read(e)
+        || matches!(e, Expr::MethodCall(m) if ["next", "next_line", "try_next"].iter().any(|n| m.method == n))
+}
+
+/// A `match` arm for end of stream alone: `None`, `Ok(None)`, or a zero read (see
+/// [`is_zero_read_arm`]).
+fn is_eof_arm(arm: &syn::Arm) -> bool {
+    let is_none = |p: &Pat| matches!(p, Pat::Ident(i) if i.ident == "None");
+    is_zero_read_arm(arm)
+        || is_none(&arm.pat)
+        || matches!(&arm.pat, Pat::TupleStruct(t) if t.path.is_ident("Ok")
+            && t.elems.len() == 1 && is_none(&t.elems[0]))
 }
 
 /// A read call, through `?`, `.await`, parentheses and `unwrap`-like methods.
@@ -463,17 +540,73 @@ pub(crate) fn matches_ok_zero(p: &Pat) -> bool {
 
 /// Whether a block leaves the loop or the function (`break`, `return`, `?`-free error return).
 fn leaves(b: &syn::Block) -> bool {
-    struct Leaves(bool);
-    impl<'a> Visit<'a> for Leaves {
-        fn visit_expr_break(&mut self, _: &'a syn::ExprBreak) {
-            self.0 = true;
-        }
-        fn visit_expr_return(&mut self, _: &'a syn::ExprReturn) {
-            self.0 = true;
-        }
-        fn visit_expr_closure(&mut self, _: &'a syn::ExprClosure) {}
-    }
     let mut l = Leaves(false);
     l.visit_block(b);
     l.0
+}
+
+/// Whether an expression leaves the loop or the function (see [`leaves`]).
+fn leaves_expr(e: &Expr) -> bool {
+    let mut l = Leaves(false);
+    l.visit_expr(e);
+    l.0
+}
+
+struct Leaves(bool);
+
+impl<'a> Visit<'a> for Leaves {
+    fn visit_expr_break(&mut self, _: &'a syn::ExprBreak) {
+        self.0 = true;
+    }
+    fn visit_expr_return(&mut self, _: &'a syn::ExprReturn) {
+        self.0 = true;
+    }
+    fn visit_expr_closure(&mut self, _: &'a syn::ExprClosure) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn select_eof_arms_that_leave_become_empty() {
+        let src = "
+async fn serve(mut rx: Stream, mut tick: Interval) {
+    loop {
+        tokio::select! {
+            msg = rx.next() => {
+                match msg {
+                    Some(m) => handle(m),
+                    None => break,
+                }
+            }
+            n = sock.read(&mut buf) => {
+                match n {
+                    Ok(0) => return,
+                    Ok(n) => {}
+                    Err(_) => break,
+                }
+            }
+            _ = tick.tick() => {
+                match state {
+                    None => break,
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    tokio::select! {
+        msg = rx.next() => match msg { None => return, Some(_) => {} },
+    }
+}";
+        let found: Vec<(usize, &str, &str)> = find_mutants(src)
+            .into_iter()
+            .map(|m| (m.line, m.kind, m.replace))
+            .collect();
+        // The timer's `None` arm is not end of stream; outside a loop nothing spins.
+        assert_eq!(
+            found,
+            [(8, "select-eof-arm", "{}"), (13, "select-eof-arm", "{}")]
+        );
+    }
 }

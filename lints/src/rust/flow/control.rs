@@ -30,7 +30,7 @@
 use nginx_parser::Span;
 use proc_macro2::TokenTree;
 use syn::visit::{self, Visit};
-use syn::{Block, Expr, Stmt};
+use syn::{Block, Expr, Pat, Stmt};
 
 use crate::rust::node_span;
 use crate::rust::syntax::calls::path_segments;
@@ -350,6 +350,28 @@ impl<'a> Visit<'a> for Scan<'_, 'a> {
             }
             Expr::Return(_) => self.out.leaving.push(span),
             Expr::Try(t) => self.out.tries.push(&t.expr),
+            // `if let Err(e) = op { return }`, `if op.is_err() { break }`: the branch runs only
+            // when `op` fails, so its exits are `op`'s failure, like a `?` on it.
+            Expr::If(i) if failure_of(&i.cond).is_some() => {
+                let op = failure_of(&i.cond).expect("tested");
+                self.guarded(op, |s| s.visit_block(&i.then_branch));
+                self.visit_expr(op);
+                if let Some((_, other)) = &i.else_branch {
+                    self.visit_expr(other);
+                }
+                return;
+            }
+            Expr::Match(m) if m.arms.iter().any(is_err_arm) => {
+                self.visit_expr(&m.expr);
+                for arm in &m.arms {
+                    if is_err_arm(arm) && !self.skip.contains(&node_span(arm)) {
+                        self.guarded(&m.expr, |s| s.visit_expr(&arm.body));
+                    } else {
+                        self.visit_arm(arm);
+                    }
+                }
+                return;
+            }
             Expr::Assign(a) => self.out.assigned.push(&a.left),
             Expr::Call(c) if is_diverging_call(&c.func) => self.out.leaving.push(span),
             Expr::Macro(m) => {
@@ -378,6 +400,25 @@ impl<'a> Visit<'a> for Scan<'_, 'a> {
 }
 
 impl<'a> Scan<'_, 'a> {
+    /// Scans a region that runs only when `op` fails: any exit in it is recorded as `op`'s
+    /// failure (an operand of [`Exits::tries`]), which the judge may know cannot happen.
+    fn guarded(&mut self, op: &'a Expr, region: impl FnOnce(&mut Self)) {
+        let mut inner = Scan {
+            skip: self.skip,
+            depth: self.depth,
+            out: Exits::default(),
+        };
+        region(&mut inner);
+        let o = inner.out;
+        if !(o.leaving.is_empty()
+            && o.opaque.is_empty()
+            && o.tries.is_empty()
+            && o.assigned.is_empty())
+        {
+            self.out.tries.push(op);
+        }
+        self.out.continues.extend(o.continues);
+    }
     fn visit_macro_body(&mut self, mac: &'a syn::Macro) {
         let span = node_span(mac);
         if mac
@@ -393,6 +434,27 @@ impl<'a> Scan<'_, 'a> {
             self.out.opaque.push(span);
         }
     }
+}
+
+/// The operation a condition tests for failure: `op` in `let Err(..) = op` or `op.is_err()`.
+fn failure_of(cond: &Expr) -> Option<&Expr> {
+    match cond {
+        Expr::Let(l) if is_err_pat(&l.pat) => Some(&l.expr),
+        Expr::MethodCall(m) if m.method == "is_err" && m.args.is_empty() => Some(&m.receiver),
+        _ => None,
+    }
+}
+
+/// An arm that only an `Err` reaches (guarded or not).
+fn is_err_arm(arm: &syn::Arm) -> bool {
+    match &arm.pat {
+        Pat::Guard(g) => is_err_pat(&g.pat),
+        p => is_err_pat(p),
+    }
+}
+
+fn is_err_pat(p: &Pat) -> bool {
+    matches!(p, Pat::TupleStruct(t) if t.path.segments.last().is_some_and(|s| s.ident == "Err"))
 }
 
 /// Whether tokens contain `break`, `return` or `?` at any depth.

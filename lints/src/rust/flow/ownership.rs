@@ -27,6 +27,11 @@ const DERIVING: &[&str] = &[
 /// Constructors that wrap the connection (`BufReader::new(rd)`, `tokio::io::split(socket)`).
 const WRAPPING: &[&str] = &["new", "with_capacity", "split", "from_std"];
 
+/// Methods of TLS and WebSocket acceptors and connectors that take the connection by value and
+/// return the stream that owns it (`TlsAcceptor::accept(stream)`, `TlsConnector::connect(domain,
+/// stream)`).
+const HANDSHAKES: &[&str] = &["accept", "connect", "accept_with", "connect_with"];
+
 /// The names that hold the connection in a task, and where each is given away.
 pub(crate) struct Lifetimes {
     pub(crate) owned: Vec<String>,
@@ -107,12 +112,22 @@ impl Derive<'_> {
     fn holds(&self, expr: &Expr) -> bool {
         let owned =
             |e: &Expr| local_name(through_access(e)).is_some_and(|n| self.owned.contains(&n));
+        let moved = |e: &Expr| local_name(e).is_some_and(|n| self.owned.contains(&n));
         let mut e = through_wrappers(expr);
         loop {
             e = match e {
                 Expr::Path(_) => return owned(e),
                 Expr::MethodCall(m) if DERIVING.iter().any(|d| m.method == d) => {
                     through_wrappers(through_access(&m.receiver))
+                }
+                // A call the connection is moved into returns what holds it: a wrapper or a
+                // handshake of another crate (`accept_async(stream).await?`), whatever its name.
+                Expr::Call(c) if c.args.iter().any(&moved) => return true,
+                // A TLS or WebSocket acceptor's handshake (`acceptor.accept(stream).await?`).
+                Expr::MethodCall(m)
+                    if HANDSHAKES.iter().any(|h| m.method == h) && m.args.iter().any(&moved) =>
+                {
+                    return true
                 }
                 Expr::Call(c) if matches!(&*c.func, Expr::Path(p) if p.path.segments.last().is_some_and(|s| WRAPPING.iter().any(|w| s.ident == w))) =>
                 {

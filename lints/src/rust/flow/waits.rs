@@ -312,8 +312,15 @@ pub(crate) fn select_ignores_eof(
         } else {
             continue;
         };
-        if has_exit(Body::Expr(handler), None) || sees_eof(pat, handler) || gives_away(pat, handler)
-        {
+        let ends = match eof_path_exits(pat, handler, eof) {
+            Some(exits) => exits,
+            None => {
+                has_exit(Body::Expr(handler), None)
+                    || sees_eof(pat, handler)
+                    || gives_away(pat, handler)
+            }
+        };
+        if ends {
             continue;
         }
         // `Some(line) = lines.next()`: at EOF the branch is disabled and `select!` waits on the
@@ -325,6 +332,94 @@ pub(crate) fn select_ignores_eof(
         return Some((node_span(future), reader, eof));
     }
     None
+}
+
+/// Where the branch's handler sends the EOF value, when it says so exactly: whether that path
+/// leaves the loop. `match res { Ok(0) => .., }`, `match msg { None => .., }`, an `if let` or
+/// `let .. else` that only a `Some` passes (EOF takes the `else`). `None` when the handler has
+/// no such form (the cruder checks decide).
+fn eof_path_exits(pat: &Pat, handler: &Expr, eof: &str) -> Option<bool> {
+    let Pat::Ident(bound) = strip_pat_type(pat) else {
+        return None;
+    };
+    let is_bound = |e: &Expr| local_name(through_access(e)).is_some_and(|n| bound.ident == n);
+    let exits = |b: Body<'_>| has_exit(b, None);
+    // Only a `Some(..)` (or `Ok(Some(..))`) passes: EOF (`None`, `Ok(None)`) does not.
+    let only_some = |p: &Pat| match (eof, variant(p)) {
+        ("None", Some(("Some", _))) => true,
+        ("Ok(None)", Some(("Ok", Some(inner)))) => matches!(variant(inner), Some(("Some", _))),
+        _ => false,
+    };
+    let stmts: Vec<&Stmt> = match handler {
+        Expr::Block(b) => b.block.stmts.iter().collect(),
+        _ => Vec::new(),
+    };
+    let exprs = stmts
+        .iter()
+        .filter_map(|s| match s {
+            Stmt::Expr(e, _) => Some(e),
+            _ => None,
+        })
+        .chain((!matches!(handler, Expr::Block(_))).then_some(handler));
+    for e in exprs {
+        match e {
+            Expr::Match(m) if is_bound(&m.expr) => {
+                let arm = m.arms.iter().find(|a| is_eof_pat(&a.pat, eof))?;
+                return Some(exits(Body::Expr(&arm.body)));
+            }
+            Expr::If(i) => {
+                if let Expr::Let(l) = &*i.cond {
+                    if is_bound(&l.expr) && only_some(&l.pat) {
+                        return Some(
+                            i.else_branch
+                                .as_ref()
+                                .is_some_and(|(_, e)| exits(Body::Expr(e))),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for s in stmts {
+        if let Stmt::Local(l) = s {
+            if let (Some(init), Some((_, diverge))) =
+                (&l.init, l.init.as_ref().and_then(|i| i.diverge.as_ref()))
+            {
+                if is_bound(&init.expr) && only_some(&l.pat) {
+                    return Some(exits(Body::Expr(diverge)));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Whether an arm's pattern is exactly the EOF value (`None`, `Ok(0)`, `Ok(None)`), alone or
+/// in an or-pattern.
+fn is_eof_pat(pat: &Pat, eof: &str) -> bool {
+    let is_none = |p: &Pat| {
+        matches!(p, Pat::Ident(i) if i.ident == "None" && i.subpat.is_none())
+            || matches!(p, Pat::Path(p) if p.path.is_ident("None"))
+    };
+    match (pat, eof) {
+        (Pat::Or(o), _) => o.cases.iter().any(|p| is_eof_pat(p, eof)),
+        (p, "None") => is_none(p),
+        (p, "Ok(None)") => matches!(variant(p), Some(("Ok", Some(inner))) if is_none(inner)),
+        (p, "Ok(0)") => matches!(variant(p), Some(("Ok", Some(Pat::Lit(l))))
+            if matches!(&l.lit, syn::Lit::Int(i) if i.base10_digits() == "0")),
+        _ => false,
+    }
+}
+
+/// A one-field variant pattern's name and field: `("Some", x)` for `Some(x)`.
+fn variant(pat: &Pat) -> Option<(&'static str, Option<&Pat>)> {
+    let Pat::TupleStruct(t) = pat else {
+        return None;
+    };
+    let name = t.path.segments.last()?.ident.to_string();
+    let name = ["Some", "Ok", "Err"].into_iter().find(|n| *n == name)?;
+    Some((name, t.elems.first().filter(|_| t.elems.len() == 1)))
 }
 
 /// Whether a branch looks at EOF itself: a `0` or `None` in its pattern or handler, or

@@ -230,9 +230,11 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         };
         examine(imports, types, f.block, &task, &local_fns, 0, &mut found);
     }
-    // One finding per wait: the first (from the spawning side) says the most.
+    // One finding per wait: from the spawning side (it shows the accept and the spawn), else
+    // from the function whose own body waits (it names the right function).
+    found.sort_by_key(|(_, _, task, depth)| (task.spawn.is_none(), *depth));
     let mut seen = HashSet::new();
-    for (at, wait, task) in &found {
+    for (at, wait, task, _) in &found {
         if seen.insert(at.start) {
             report(out, *at, wait, task);
         }
@@ -259,7 +261,7 @@ fn examine<'t>(
     task: &Task<'t>,
     local_fns: &HashMap<String, &'t Function<'t>>,
     depth: usize,
-    found: &mut Vec<(Span, Wait, Task<'t>)>,
+    found: &mut Vec<(Span, Wait, Task<'t>, usize)>,
 ) {
     let life = Lifetimes::of(task.body, &task.owned, types.owning_fields());
     let mut waits = Waits::default();
@@ -275,7 +277,7 @@ fn examine<'t>(
                 .map(|(at, reader, eof)| (at, Wait::SelectIgnoresEof(reader, eof))),
         };
         if let Some((at, wait)) = wait.filter(|_| life.alive_at(pos)) {
-            found.push((at, wait, task.clone()));
+            found.push((at, wait, task.clone(), depth));
         }
     }
     if depth > 0 {

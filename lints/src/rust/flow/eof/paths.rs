@@ -16,7 +16,7 @@ use crate::rust::flow::eof::{is_nonzero_test, is_ok_zero, is_zero_test, ReadSite
 use crate::rust::flow::select::SelectBranch;
 use crate::rust::model::channels::{is_sender, SENDS};
 use crate::rust::model::sockets::{
-    idents_in_expr, is_print_macro, through_access, through_wrappers,
+    idents_in_expr, idents_in_macro, is_print_macro, through_access, through_wrappers,
 };
 use crate::rust::node_span;
 
@@ -620,6 +620,31 @@ fn tokens_mention(tokens: &proc_macro2::TokenStream, name: &str) -> bool {
 }
 
 /// Whether `name` appears in a condition (`if`, `while`, `match` scrutinee, guard) on the path.
+/// Whether a condition looks at `name`: it mentions it other than as the data of a write or a
+/// send (`if w.write_all(line.as_bytes()).is_err()` tests the write, not the line).
+fn tests_name(cond: &Expr, name: &str) -> bool {
+    struct Finder<'n>(&'n str, bool);
+    impl<'a> Visit<'a> for Finder<'_> {
+        fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
+            let carries = ["write", "write_all", "send"].iter().any(|w| m.method == w);
+            if carries {
+                self.visit_expr(&m.receiver);
+            } else {
+                visit::visit_expr_method_call(self, m);
+            }
+        }
+        fn visit_ident(&mut self, i: &'a proc_macro2::Ident) {
+            self.1 |= i == self.0;
+        }
+        fn visit_macro(&mut self, m: &'a syn::Macro) {
+            self.1 |= idents_in_macro(m).iter().any(|i| i == self.0);
+        }
+    }
+    let mut f = Finder(name, false);
+    f.visit_expr(cond);
+    f.1
+}
+
 fn in_condition(name: &str, body: &[Stmt], skip: &[Span], read: Span) -> bool {
     struct Cond<'s> {
         name: &'s str,
@@ -640,10 +665,8 @@ fn in_condition(name: &str, body: &[Stmt], skip: &[Span], read: Span) -> bool {
                 _ => None,
             };
             // The read's own scrutinee (`match s.read(&mut buf)`) is not a test of its buffer.
-            self.hit |= cond.is_some_and(|c| {
-                !contains(node_span(c), self.read)
-                    && idents_in_expr(c).iter().any(|i| i == self.name)
-            });
+            self.hit |= cond
+                .is_some_and(|c| !contains(node_span(c), self.read) && tests_name(c, self.name));
             visit::visit_expr(self, e);
         }
         fn visit_arm(&mut self, arm: &'a syn::Arm) {
