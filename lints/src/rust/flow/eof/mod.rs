@@ -8,7 +8,7 @@
 //!   trait objects bounded by `Read`/`AsyncRead`..., wrappers and containers of them),
 //!   `TcpStream::connect(..)`, aliases (`let s = &mut
 //!   stream`), `BufReader::new(s)`, `s.try_clone()`, `s.split()` / `into_split()` /
-//!   `io::split(s)` halves, containers a socket is `insert`ed or `push`ed into and what their
+//!   `io::split(s)` halves, `s.take(n)` / `s.chain(t)`, containers a socket is `insert`ed or `push`ed into and what their
 //!   `get_mut` / `get` / index returns, and fields of the file's structs whose type mentions a
 //!   stream type (`self.stream`, `self.conns.get_mut(&token)`). Files, stdin and anything the
 //!   analysis cannot trace are not connections: a rule built on this stays silent on them.
@@ -185,6 +185,9 @@ impl<'f> Streams<'f> {
             // `codec.framed(conn)`, `BufReader::new(conn).lines()`.
             Expr::MethodCall(m) => match m.method.to_string().as_str() {
                 "framed" => m.args.iter().any(|a| self.holds(a)),
+                // `reader.take(limit)`, `reader.chain(other)`: readers of the connection that
+                // return `Ok(0)` at its end (and at the limit).
+                "take" | "chain" => self.holds(&m.receiver),
                 "lines" => m.args.is_empty() && self.source(imports, &m.receiver),
                 _ => false,
             },

@@ -278,7 +278,7 @@ fn match_ok(pat: &Pat) -> Option<Option<String>> {
         return None;
     }
     match &t.elems[0] {
-        Pat::Wild(_) => Some(None),
+        Pat::Wild(_) | Pat::Rest(_) => Some(None),
         Pat::Ident(i) if i.subpat.is_none() => Some(Some(i.ident.to_string())),
         _ => None,
     }
