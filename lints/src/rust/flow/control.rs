@@ -318,7 +318,11 @@ pub fn exits_of_stmts<'a>(stmts: &'a [Stmt], skip: &[Span]) -> Exits<'a> {
     for s in stmts {
         scan.visit_stmt(s);
     }
-    scan.out.always = stmts.iter().any(stmt_always_leaves);
+    // A skipped statement is not on the path judged.
+    scan.out.always = stmts
+        .iter()
+        .filter(|s| !matches!(s, Stmt::Expr(e, _) if skip.contains(&node_span(e))))
+        .any(stmt_always_leaves);
     scan.out
 }
 

@@ -96,6 +96,11 @@ pub fn judge(
                     .filter(|a| !std::ptr::eq(*a, arm))
                     .map(node_span),
             );
+            // An arm that ends in `continue` goes round again: what follows the match in the
+            // loop body is not on its path.
+            if ends_in_continue(&arm.body) {
+                skip.extend(after_in_loop(lp.body, node_span(*m)));
+            }
             let label = match &count {
                 None if is_ok_zero(&arm.pat) => {
                     "end of stream (`Ok(0)`) lands here, and this arm stays in the loop".to_string()
@@ -269,6 +274,90 @@ fn is_err(pat: &Pat) -> bool {
 }
 
 /// `Ok(n)` → `Some(Some("n"))`, `Ok(_)` → `Some(None)`; any other pattern → `None`.
+/// Whether an arm's body ends by going round its loop (an unlabelled `continue` as its last
+/// statement).
+fn ends_in_continue(body: &Expr) -> bool {
+    match body {
+        Expr::Continue(c) => c.label.is_none(),
+        Expr::Block(b) => match b.block.stmts.last() {
+            Some(Stmt::Expr(e, _)) => ends_in_continue(e),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// What a path through `at` that goes round the loop with `continue` does not run: the
+/// statements after `at` in the blocks that contain it, and the branches of the `if`s and
+/// `match`es around it that lead elsewhere (not entering closures or inner loops, whose
+/// `continue` is their own). Next time round, the same path is taken unless something on it
+/// changed; what it assigns is judged as a possible exit by the caller.
+fn after_in_loop(body: &syn::Block, at: Span) -> Vec<Span> {
+    struct After {
+        at: Span,
+        out: Vec<Span>,
+    }
+    impl<'a> Visit<'a> for After {
+        fn visit_item(&mut self, _: &'a syn::Item) {}
+        fn visit_expr_closure(&mut self, _: &'a syn::ExprClosure) {}
+        fn visit_block(&mut self, b: &'a syn::Block) {
+            if !contains(node_span(b), self.at) {
+                return;
+            }
+            for stmt in &b.stmts {
+                let span = node_span(stmt);
+                if span.start >= self.at.end {
+                    // As the exit scan meets them: the expression, a `let`'s initialiser.
+                    match stmt {
+                        Stmt::Expr(e, _) => self.out.push(node_span(e)),
+                        Stmt::Local(l) => self
+                            .out
+                            .extend(l.init.as_ref().map(|i| node_span(&*i.expr))),
+                        _ => self.out.push(span),
+                    }
+                } else if contains(span, self.at) {
+                    self.visit_stmt(stmt);
+                }
+            }
+        }
+        fn visit_expr(&mut self, e: &'a Expr) {
+            // Only what is around `at`: its own branches are the path's.
+            if !contains(node_span(e), self.at) || node_span(e) == self.at {
+                return;
+            }
+            match e {
+                Expr::Loop(_) | Expr::While(_) | Expr::ForLoop(_) => return,
+                // The branch not taken to reach `at`.
+                Expr::If(i) if contains(node_span(&i.then_branch), self.at) => {
+                    self.out
+                        .extend(i.else_branch.as_ref().map(|(_, e)| node_span(&**e)));
+                }
+                Expr::If(i)
+                    if i.else_branch.is_some() && !contains(node_span(&*i.cond), self.at) =>
+                {
+                    self.out.push(node_span(&i.then_branch));
+                }
+                Expr::Match(m) if !contains(node_span(&*m.expr), self.at) => {
+                    self.out.extend(
+                        m.arms
+                            .iter()
+                            .filter(|a| !contains(node_span(*a), self.at))
+                            .map(node_span),
+                    );
+                }
+                _ => {}
+            }
+            visit::visit_expr(self, e);
+        }
+    }
+    let mut a = After {
+        at,
+        out: Vec::new(),
+    };
+    a.visit_block(body);
+    a.out
+}
+
 fn match_ok(pat: &Pat) -> Option<Option<String>> {
     let Pat::TupleStruct(t) = pat else {
         return None;
