@@ -1,7 +1,7 @@
 //! What `stream-never-registered` asks of a function: which names are listeners (registered
 //! listeners do not count for streams), the names that view a container's elements, and
 //! whether a registration happens on only one branch of an `if` or `match` that stores on
-//! every path.
+//! every path, and where a function of the file that stores a stream it is given is called.
 
 use std::collections::HashSet;
 
@@ -10,7 +10,7 @@ use syn::visit::{self, Visit};
 use syn::{Block, Expr, Pat};
 
 use crate::rust::flow::summary::{root_name, Container};
-use crate::rust::model::sockets::{contains, listener_ctor, strip_pat_type, Imports};
+use crate::rust::model::sockets::{contains, listener_ctor, strip_pat_type, Function, Imports};
 use crate::rust::node_span;
 
 /// Whether a registered root name is a listener (bound from `TcpListener::bind`, or named
@@ -194,4 +194,54 @@ fn leaves(e: &Expr) -> bool {
     let mut f = Finder::default();
     f.visit_expr(e);
     f.0
+}
+
+/// The calls in `block` of the file's function `f`, by name as the file writes them (`f(..)`,
+/// `Self::f(..)`, `self.f(..)` for a method), each with the argument given for `f`'s parameter
+/// at `index` (counting `self`): the call's span and that argument.
+pub(crate) fn calls_of<'a>(
+    block: &'a syn::Block,
+    f: &Function<'_>,
+    index: usize,
+) -> Vec<(Span, &'a Expr)> {
+    struct Finder<'n, 'a> {
+        name: &'n str,
+        method: bool,
+        index: usize,
+        out: Vec<(Span, &'a Expr)>,
+    }
+    impl<'a> Visit<'a> for Finder<'_, 'a> {
+        fn visit_item(&mut self, _: &'a syn::Item) {}
+        fn visit_expr_call(&mut self, c: &'a syn::ExprCall) {
+            let named = crate::rust::syntax::calls::path_segments(&c.func).is_some_and(|s| match s
+                .as_slice()
+            {
+                [n] => !self.method && n == self.name,
+                [ty, n] => ty == "Self" && n == self.name,
+                _ => false,
+            });
+            if let (true, Some(arg)) = (named, c.args.iter().nth(self.index)) {
+                self.out.push((node_span(c), arg));
+            }
+            syn::visit::visit_expr_call(self, c);
+        }
+        fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
+            let on_self = matches!(&*m.receiver, Expr::Path(p) if p.path.is_ident("self"));
+            if self.method && on_self && m.method == self.name && self.index > 0 {
+                if let Some(arg) = m.args.iter().nth(self.index - 1) {
+                    self.out.push((node_span(m), arg));
+                }
+            }
+            syn::visit::visit_expr_method_call(self, m);
+        }
+    }
+    let method = matches!(f.sig.inputs.first(), Some(syn::FnArg::Receiver(_)));
+    let mut finder = Finder {
+        name: &f.name,
+        method,
+        index,
+        out: Vec::new(),
+    };
+    finder.visit_block(block);
+    finder.out
 }

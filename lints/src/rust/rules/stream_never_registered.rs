@@ -3,8 +3,11 @@ use std::collections::HashSet;
 use nginx_parser::Span;
 
 use crate::diagnostic::{Diagnostic, Location};
-use crate::rust::flow::registration::{is_listener, listener_names, only_on_branch, views};
+use crate::rust::flow::registration::{
+    calls_of, is_listener, listener_names, only_on_branch, views,
+};
 use crate::rust::flow::summary::{stores, Origin, Store};
+use crate::rust::flow::tasks::local_name;
 use crate::rust::model::sockets::contains;
 use crate::rust::Context;
 
@@ -15,9 +18,12 @@ crate::declare_rule! {
     /// but never registered with the poller, or registered only on one branch of an `if` or
     /// `match` while the stream is stored on every path.
     ///
+    /// The stream may be stored where it is accepted or by a function of the file it is passed
+    /// to (`self.add(stream)` filing it in `self.conns`): then neither may register it.
     /// Registrations count when they name the stream, a clone of it, or an element taken from
     /// the container it is stored in (`registry.register(conns.get_mut(&t).unwrap(), ..)`),
-    /// directly or through a function of the same file (`self.register(&mut stream, token)`).
+    /// directly or through a function of the same file (`self.register(&mut stream, token)`; a
+    /// function of the file is judged by what it does, not by its name).
     /// It stays silent when the file registers anything it cannot explain as a listener (a
     /// helper that registers every stored stream later, for example), and when the stream is
     /// handed to a function the file does not define: that function may register it.
@@ -136,6 +142,107 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             }
         }
     }
+    stored_by_helper(ctx, &listeners, &registrations, out);
+}
+
+/// Streams accepted in one function and stored by a function of the file they are passed to
+/// (`self.add(stream)` storing `stream` in `self.conns`), registered by neither.
+fn stored_by_helper(
+    ctx: &Context<'_>,
+    listeners: &HashSet<String>,
+    registrations: &[(String, Span)],
+    out: &mut Vec<Diagnostic>,
+) {
+    let fns = ctx.analysis.non_test_functions();
+    let holders = ctx.analysis.holders();
+    let summaries = ctx.analysis.summaries();
+    for (g, g_names) in fns.iter().zip(holders) {
+        if !g_names.values().any(|h| h.origin == Origin::Parameter) {
+            continue;
+        }
+        let g_aliases = summaries.function_aliases(g);
+        let passed_in = stores(summaries, ctx.analysis.types(), g, g_names, &g_aliases)
+            .into_iter()
+            .filter(|s| s.origin == Origin::Parameter);
+        let mut seen = HashSet::new();
+        for store in passed_in {
+            let Some(param) = store.socket.as_deref() else {
+                continue;
+            };
+            let Some(index) = g.sig.inputs.iter().position(|i| {
+                matches!(i, syn::FnArg::Typed(t) if matches!(&*t.pat, syn::Pat::Ident(p) if p.ident == param))
+            }) else {
+                continue;
+            };
+            if !seen.insert(index) {
+                continue;
+            }
+            let g_views = views(g.block, &store.container);
+            let g_effects = summaries.effects(Some(g.block), None, &g_aliases);
+            let in_helper = |n: &String| store.holders.contains(n) || g_views.contains(n);
+            if g_effects.registers.iter().any(|(n, _)| in_helper(n)) {
+                continue;
+            }
+            for (f, f_names) in fns.iter().zip(holders) {
+                for (call, arg) in calls_of(f.block, g, index) {
+                    let Some(name) = local_name(arg) else {
+                        continue;
+                    };
+                    let Some(held) = f_names.get(&name).filter(|h| h.origin == Origin::Accepted)
+                    else {
+                        continue;
+                    };
+                    let mine: HashSet<&String> = f_names
+                        .iter()
+                        .filter(|(_, h)| h.socket == held.socket)
+                        .map(|(n, _)| n)
+                        .collect();
+                    let f_effects =
+                        summaries.effects(Some(f.block), None, &summaries.function_aliases(f));
+                    let f_views = views(f.block, &store.container);
+                    let of_stream =
+                        |n: &String| mine.contains(n) || f_views.contains(n) || in_helper(n);
+                    let registered = f_effects.registers.iter().any(|(n, _)| of_stream(n));
+                    // Every registration of the file is of a listener or of this stream, and
+                    // the stream goes nowhere else than the helper.
+                    let explained = registrations
+                        .iter()
+                        .all(|(n, _)| is_listener(listeners, n) || of_stream(n));
+                    let handed = f_effects
+                        .consumes
+                        .iter()
+                        .filter(|n| mine.contains(n))
+                        .count()
+                        > 1;
+                    if !registered && explained && !handed {
+                        out.push(helper_never(&store, &held.socket, held.site, &g.name, call));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn helper_never(
+    store: &Store,
+    socket: &str,
+    accepted: Span,
+    helper: &str,
+    call: Span,
+) -> Diagnostic {
+    let what = store.container.describe();
+    Diagnostic::new(
+        &STREAM_NEVER_REGISTERED,
+        Location::new(0, store.at),
+        format!(
+            "accepted stream `{socket}` is stored in `{what}` by `{helper}` but never registered with the poller"
+        ),
+    )
+    .primary_label("stored here; neither this function nor its caller registers the stream")
+    .label(Location::new(0, accepted), "the connection is accepted here")
+    .label(Location::new(0, call), format!("and passed to `{helper}` here"))
+    .note(NOTE)
+    .help(HELP)
 }
 
 fn never(store: &Store, socket: &str, listener_regs: &[Span]) -> Diagnostic {
