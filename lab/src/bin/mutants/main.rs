@@ -352,7 +352,7 @@ impl<'a> Visit<'a> for Finder {
                     for arm in m
                         .arms
                         .iter()
-                        .filter(|a| is_eof_arm(a) && leaves_expr(&a.body))
+                        .filter(|a| is_eof_arm(a) && leaves(|l| l.visit_expr(&a.body)))
                     {
                         let cut = self.range(&arm.body);
                         if let (Some(function), true) = (self.function, self.loops > 0) {
@@ -447,7 +447,7 @@ impl<'a> Visit<'a> for Finder {
                 Stmt::Local(l) => counts.extend(read_count(l)),
                 Stmt::Expr(Expr::If(i), _)
                     if counts.iter().any(|n| is_zero_test(&i.cond, n))
-                        && leaves(&i.then_branch) =>
+                        && leaves(|l| l.visit_block(&i.then_branch)) =>
                 {
                     let cut = self.range(stmt);
                     self.push("drop-eof-test", cut, i.span().start().line);
@@ -538,17 +538,10 @@ pub(crate) fn matches_ok_zero(p: &Pat) -> bool {
     }
 }
 
-/// Whether a block leaves the loop or the function (`break`, `return`, `?`-free error return).
-fn leaves(b: &syn::Block) -> bool {
+/// Whether the code `walk` visits leaves the loop or the function (`break`, `return`).
+fn leaves(walk: impl FnOnce(&mut Leaves)) -> bool {
     let mut l = Leaves(false);
-    l.visit_block(b);
-    l.0
-}
-
-/// Whether an expression leaves the loop or the function (see [`leaves`]).
-fn leaves_expr(e: &Expr) -> bool {
-    let mut l = Leaves(false);
-    l.visit_expr(e);
+    walk(&mut l);
     l.0
 }
 

@@ -30,10 +30,11 @@
 use nginx_parser::Span;
 use proc_macro2::TokenTree;
 use syn::visit::{self, Visit};
-use syn::{Block, Expr, Pat, Stmt};
+use syn::{Block, Expr, Stmt};
 
 use crate::rust::node_span;
 use crate::rust::syntax::calls::path_segments;
+use crate::rust::syntax::patterns::only_err;
 
 /// The kinds of loops; a `for` loop runs over a finite or external iterator, so most rules do
 /// not treat it as repeating forever.
@@ -340,6 +341,18 @@ impl<'a> Visit<'a> for Scan<'_, 'a> {
         if self.skip.contains(&span) {
             return;
         }
+        // `if let Err(e) = op { return }`, `if op.is_err() { break }`: the branch runs only when
+        // `op` fails, so its exits are `op`'s failure, like a `?` on it.
+        if let Expr::If(i) = e {
+            if let Some(op) = failure_of(&i.cond) {
+                self.guarded(op, |s| s.visit_block(&i.then_branch));
+                self.visit_expr(op);
+                if let Some((_, other)) = &i.else_branch {
+                    self.visit_expr(other);
+                }
+                return;
+            }
+        }
         match e {
             Expr::Closure(_) | Expr::Async(_) => return,
             Expr::Loop(_) | Expr::While(_) | Expr::ForLoop(_) => {
@@ -354,21 +367,10 @@ impl<'a> Visit<'a> for Scan<'_, 'a> {
             }
             Expr::Return(_) => self.out.leaving.push(span),
             Expr::Try(t) => self.out.tries.push(&t.expr),
-            // `if let Err(e) = op { return }`, `if op.is_err() { break }`: the branch runs only
-            // when `op` fails, so its exits are `op`'s failure, like a `?` on it.
-            Expr::If(i) if failure_of(&i.cond).is_some() => {
-                let op = failure_of(&i.cond).expect("tested");
-                self.guarded(op, |s| s.visit_block(&i.then_branch));
-                self.visit_expr(op);
-                if let Some((_, other)) = &i.else_branch {
-                    self.visit_expr(other);
-                }
-                return;
-            }
-            Expr::Match(m) if m.arms.iter().any(is_err_arm) => {
+            Expr::Match(m) if m.arms.iter().any(|a| only_err(&a.pat)) => {
                 self.visit_expr(&m.expr);
                 for arm in &m.arms {
-                    if is_err_arm(arm) && !self.skip.contains(&node_span(arm)) {
+                    if only_err(&arm.pat) && !self.skip.contains(&node_span(arm)) {
                         self.guarded(&m.expr, |s| s.visit_expr(&arm.body));
                     } else {
                         self.visit_arm(arm);
@@ -443,22 +445,10 @@ impl<'a> Scan<'_, 'a> {
 /// The operation a condition tests for failure: `op` in `let Err(..) = op` or `op.is_err()`.
 fn failure_of(cond: &Expr) -> Option<&Expr> {
     match cond {
-        Expr::Let(l) if is_err_pat(&l.pat) => Some(&l.expr),
+        Expr::Let(l) if only_err(&l.pat) => Some(&l.expr),
         Expr::MethodCall(m) if m.method == "is_err" && m.args.is_empty() => Some(&m.receiver),
         _ => None,
     }
-}
-
-/// An arm that only an `Err` reaches (guarded or not).
-fn is_err_arm(arm: &syn::Arm) -> bool {
-    match &arm.pat {
-        Pat::Guard(g) => is_err_pat(&g.pat),
-        p => is_err_pat(p),
-    }
-}
-
-fn is_err_pat(p: &Pat) -> bool {
-    matches!(p, Pat::TupleStruct(t) if t.path.segments.last().is_some_and(|s| s.ident == "Err"))
 }
 
 /// Whether tokens contain `break`, `return` or `?` at any depth.

@@ -33,10 +33,10 @@ const WRAPPING: &[&str] = &["new", "with_capacity", "split", "from_std"];
 const HANDSHAKES: &[&str] = &["accept", "connect", "accept_with", "connect_with"];
 
 /// The names that hold the connection in a task, and where each is given away.
-pub(crate) struct Lifetimes {
+pub(crate) struct Lifetimes<'f> {
     pub(crate) owned: Vec<String>,
     /// Fields whose declared type owns a connection: `x.conn` holds one when `x` is owned.
-    fields: HashSet<String>,
+    fields: &'f HashSet<String>,
     /// The first position where a name is moved away (passed by value, captured by another
     /// closure, consumed by `into_*`).
     pub(crate) kills: HashMap<String, u32>,
@@ -46,11 +46,11 @@ pub(crate) struct Lifetimes {
     pub(crate) passed: Vec<(String, usize, u32)>,
 }
 
-impl Lifetimes {
-    pub(crate) fn of(body: Body<'_>, roots: &[String], fields: &HashSet<String>) -> Lifetimes {
+impl<'f> Lifetimes<'f> {
+    pub(crate) fn of(body: Body<'_>, roots: &[String], fields: &'f HashSet<String>) -> Self {
         let mut life = Lifetimes {
             owned: roots.to_vec(),
-            fields: fields.clone(),
+            fields,
             kills: HashMap::new(),
             scopes: HashMap::new(),
             passed: Vec::new(),

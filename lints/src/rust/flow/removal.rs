@@ -119,28 +119,6 @@ impl<'a> Visit<'a> for Reads<'a> {
     }
 }
 
-/// `Ok(0)` (alone, not or-ed with an `Err` pattern).
-pub(crate) fn is_ok_zero(pat: &Pat) -> bool {
-    match pat {
-        Pat::TupleStruct(t) => {
-            t.path.is_ident("Ok")
-                && matches!(t.elems.first(), Some(Pat::Lit(l)) if matches!(&l.lit, syn::Lit::Int(i) if i.base10_digits() == "0"))
-        }
-        Pat::Or(o) => o.cases.iter().any(is_ok_zero) && !o.cases.iter().any(is_err),
-        _ => false,
-    }
-}
-
-pub(crate) fn is_err(pat: &Pat) -> bool {
-    match pat {
-        Pat::TupleStruct(t) => t.path.is_ident("Err"),
-        Pat::Ident(i) => i.subpat.as_ref().is_some_and(|(_, p)| is_err(p)),
-        Pat::Or(o) => o.cases.iter().any(is_err),
-        Pat::Guard(g) => is_err(&g.pat),
-        _ => false,
-    }
-}
-
 /// Whether an arm leaves its loop with an unlabelled `break` (not one of a nested loop).
 pub(crate) fn breaks(body: &Expr) -> bool {
     #[derive(Default)]

@@ -16,6 +16,7 @@ use crate::rust::model::sockets::{
 };
 use crate::rust::node_span;
 use crate::rust::syntax::calls::path_segments;
+use crate::rust::syntax::patterns::{is_none, is_ok_zero, variant};
 
 /// A wait found in a task body, before the ownership checks.
 pub(crate) enum Found {
@@ -285,7 +286,7 @@ const NEXTS: &[(&str, &str)] = &[
 /// the task at EOF: its future's span, the reader and what EOF returns.
 pub(crate) fn select_ignores_eof(
     mac: &syn::Macro,
-    life: &Lifetimes,
+    life: &Lifetimes<'_>,
 ) -> Option<(Span, String, &'static str)> {
     let all = branches(mac.tokens.clone());
     let has_else = all.iter().any(|b| b.future.is_none() && b.pat.is_none());
@@ -345,9 +346,10 @@ fn eof_path_exits(pat: &Pat, handler: &Expr, eof: &str) -> Option<bool> {
     let is_bound = |e: &Expr| local_name(through_access(e)).is_some_and(|n| bound.ident == n);
     let exits = |b: Body<'_>| has_exit(b, None);
     // Only a `Some(..)` (or `Ok(Some(..))`) passes: EOF (`None`, `Ok(None)`) does not.
+    let is = |p: &Pat, name: &str| variant(p).is_some_and(|(v, _)| v == name);
     let only_some = |p: &Pat| match (eof, variant(p)) {
-        ("None", Some(("Some", _))) => true,
-        ("Ok(None)", Some(("Ok", Some(inner)))) => matches!(variant(inner), Some(("Some", _))),
+        ("None", Some((v, _))) => v == "Some",
+        ("Ok(None)", Some((v, Some(inner)))) => v == "Ok" && is(inner, "Some"),
         _ => false,
     };
     let stmts: Vec<&Stmt> = match handler {
@@ -398,28 +400,15 @@ fn eof_path_exits(pat: &Pat, handler: &Expr, eof: &str) -> Option<bool> {
 /// Whether an arm's pattern is exactly the EOF value (`None`, `Ok(0)`, `Ok(None)`), alone or
 /// in an or-pattern.
 fn is_eof_pat(pat: &Pat, eof: &str) -> bool {
-    let is_none = |p: &Pat| {
-        matches!(p, Pat::Ident(i) if i.ident == "None" && i.subpat.is_none())
-            || matches!(p, Pat::Path(p) if p.path.is_ident("None"))
-    };
     match (pat, eof) {
         (Pat::Or(o), _) => o.cases.iter().any(|p| is_eof_pat(p, eof)),
         (p, "None") => is_none(p),
-        (p, "Ok(None)") => matches!(variant(p), Some(("Ok", Some(inner))) if is_none(inner)),
-        (p, "Ok(0)") => matches!(variant(p), Some(("Ok", Some(Pat::Lit(l))))
-            if matches!(&l.lit, syn::Lit::Int(i) if i.base10_digits() == "0")),
+        (p, "Ok(None)") => {
+            matches!(variant(p), Some((ok, Some(inner))) if ok == "Ok" && is_none(inner))
+        }
+        (p, "Ok(0)") => is_ok_zero(p),
         _ => false,
     }
-}
-
-/// A one-field variant pattern's name and field: `("Some", x)` for `Some(x)`.
-fn variant(pat: &Pat) -> Option<(&'static str, Option<&Pat>)> {
-    let Pat::TupleStruct(t) = pat else {
-        return None;
-    };
-    let name = t.path.segments.last()?.ident.to_string();
-    let name = ["Some", "Ok", "Err"].into_iter().find(|n| *n == name)?;
-    Some((name, t.elems.first().filter(|_| t.elems.len() == 1)))
 }
 
 /// Whether a branch looks at EOF itself: a `0` or `None` in its pattern or handler, or

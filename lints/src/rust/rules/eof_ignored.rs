@@ -9,10 +9,11 @@ use crate::rust::flow::control::{Flow, LoopKind};
 use crate::rust::flow::eof::frames::{self, FrameFinding};
 use crate::rust::flow::eof::paths::{judge, judge_select, Form, Verdict};
 use crate::rust::flow::eof::poll_reads::{self, PollFinding};
-use crate::rust::flow::eof::{is_ok_zero, read_site, EofHelpers, EofSummary, ReadSite, Streams};
+use crate::rust::flow::eof::{read_site, EofHelpers, EofSummary, ReadSite, Streams};
 use crate::rust::flow::select::select_branches;
 use crate::rust::model::channels;
 use crate::rust::model::sockets::Function;
+use crate::rust::syntax::patterns::is_ok_zero;
 use crate::rust::{node_span, Context};
 
 crate::declare_rule! {

@@ -5,10 +5,11 @@ use syn::visit::Visit;
 use crate::diagnostic::{Diagnostic, Location};
 use crate::rust::flow::eof::propagation::{err_only_removals, matching_store};
 use crate::rust::flow::removal::{
-    breaks, destructured_fields, is_err, is_ok_zero, long_lived_local, returned, stmts_after, Reads,
+    breaks, destructured_fields, long_lived_local, returned, stmts_after, Reads,
 };
 use crate::rust::flow::summary::{stores, Container, Origin, Store, Summaries};
 use crate::rust::model::sockets::{structs, Function};
+use crate::rust::syntax::patterns::{is_ok_zero, may_be_err};
 use crate::rust::{node_span, Context};
 
 crate::declare_rule! {
@@ -262,13 +263,17 @@ fn eof_arms(
     let mut reads = Reads::default();
     reads.visit_block(f.block);
     for (m, loops) in reads.found {
-        let Some(eof) = m.arms.iter().find(|a| is_ok_zero(&a.pat)) else {
+        let Some(eof) = m
+            .arms
+            .iter()
+            .find(|a| is_ok_zero(&a.pat) && !may_be_err(&a.pat))
+        else {
             continue;
         };
         let removal = m
             .arms
             .iter()
-            .filter(|a| is_err(&a.pat))
+            .filter(|a| may_be_err(&a.pat))
             .flat_map(|a| summaries.effects(None, Some(&a.body), &aliases).removes)
             .find_map(|(c, at)| {
                 stores

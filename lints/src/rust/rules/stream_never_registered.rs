@@ -1,3 +1,4 @@
+use std::cell::OnceCell;
 use std::collections::HashSet;
 
 use nginx_parser::Span;
@@ -6,7 +7,7 @@ use crate::diagnostic::{Diagnostic, Location};
 use crate::rust::flow::registration::{
     calls_of, is_listener, listener_names, only_on_branch, views,
 };
-use crate::rust::flow::summary::{stores, Origin, Store};
+use crate::rust::flow::summary::{stores, Effects, Origin, Store};
 use crate::rust::flow::tasks::local_name;
 use crate::rust::model::sockets::contains;
 use crate::rust::Context;
@@ -156,6 +157,8 @@ fn stored_by_helper(
     let fns = ctx.analysis.non_test_functions();
     let holders = ctx.analysis.holders();
     let summaries = ctx.analysis.summaries();
+    // What each caller does, computed once however many helpers and calls it has.
+    let caller_effects: Vec<OnceCell<Effects>> = fns.iter().map(|_| OnceCell::new()).collect();
     for (g, g_names) in fns.iter().zip(holders) {
         if !g_names.values().any(|h| h.origin == Origin::Parameter) {
             continue;
@@ -183,8 +186,13 @@ fn stored_by_helper(
             if g_effects.registers.iter().any(|(n, _)| in_helper(n)) {
                 continue;
             }
-            for (f, f_names) in fns.iter().zip(holders) {
-                for (call, arg) in calls_of(f.block, g, index) {
+            for ((f, f_names), f_effects) in fns.iter().zip(holders).zip(&caller_effects) {
+                let calls = calls_of(f.block, g, index);
+                if calls.is_empty() {
+                    continue;
+                }
+                let f_views = views(f.block, &store.container);
+                for (call, arg) in calls {
                     let Some(name) = local_name(arg) else {
                         continue;
                     };
@@ -197,9 +205,9 @@ fn stored_by_helper(
                         .filter(|(_, h)| h.socket == held.socket)
                         .map(|(n, _)| n)
                         .collect();
-                    let f_effects =
-                        summaries.effects(Some(f.block), None, &summaries.function_aliases(f));
-                    let f_views = views(f.block, &store.container);
+                    let f_effects = f_effects.get_or_init(|| {
+                        summaries.effects(Some(f.block), None, &summaries.function_aliases(f))
+                    });
                     let of_stream =
                         |n: &String| mine.contains(n) || f_views.contains(n) || in_helper(n);
                     let registered = f_effects.registers.iter().any(|(n, _)| of_stream(n));

@@ -8,6 +8,7 @@ use crate::rust::syntax::calls::{
     file_constants, is_zero_duration, is_zero_int, path_ends_with, unwrap_some,
 };
 use crate::rust::syntax::enclosing::{track_enclosing_fns, EnclosingFns};
+use crate::rust::syntax::patterns::only_err;
 use crate::rust::Context;
 
 crate::declare_rule! {
@@ -71,16 +72,6 @@ struct Finder<'a> {
     out: Vec<(proc_macro2::Span, &'static str)>,
 }
 
-/// Whether a pattern matches only errors: `Err(..)`, in an or-pattern too.
-fn is_err_pattern(pat: &syn::Pat) -> bool {
-    match pat {
-        syn::Pat::TupleStruct(t) => t.path.segments.last().is_some_and(|s| s.ident == "Err"),
-        syn::Pat::Or(o) => o.cases.iter().all(is_err_pattern),
-        syn::Pat::Paren(p) => is_err_pattern(&p.pat),
-        _ => false,
-    }
-}
-
 fn is_linger_setter(name: &str) -> bool {
     name.starts_with("set_") && name.contains("linger")
 }
@@ -97,14 +88,14 @@ impl<'a> Visit<'a> for Finder<'a> {
     track_enclosing_fns!('a, fns);
 
     fn visit_arm(&mut self, arm: &'a syn::Arm) {
-        let error = is_err_pattern(&arm.pat);
+        let error = only_err(&arm.pat);
         self.error_paths += usize::from(error);
         syn::visit::visit_arm(self, arm);
         self.error_paths -= usize::from(error);
     }
 
     fn visit_expr_if(&mut self, e: &'a syn::ExprIf) {
-        let error = matches!(&*e.cond, Expr::Let(l) if is_err_pattern(&l.pat));
+        let error = matches!(&*e.cond, Expr::Let(l) if only_err(&l.pat));
         self.visit_expr(&e.cond);
         self.error_paths += usize::from(error);
         self.visit_block(&e.then_branch);

@@ -7,3 +7,4 @@ pub mod chains;
 pub mod desugar;
 pub mod enclosing;
 pub mod http_values;
+pub mod patterns;

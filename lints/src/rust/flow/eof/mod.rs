@@ -42,6 +42,7 @@ use crate::rust::model::sockets::{
 };
 use crate::rust::model::types::{Scope, TypeModel};
 use crate::rust::node_span;
+use crate::rust::syntax::patterns::is_ok_zero;
 
 /// Methods whose result counts bytes read and is 0 at end of stream. `peek` (std's and tokio's
 /// `TcpStream::peek`) consumes nothing, so at end of stream it returns 0 at every call.
@@ -420,18 +421,6 @@ fn has_await(mut expr: &Expr) -> bool {
             Expr::MethodCall(m) if m.args.len() <= 1 => &m.receiver,
             _ => return false,
         }
-    }
-}
-
-/// Whether a pattern is `Ok(0)` (possibly one alternative of an or-pattern).
-pub fn is_ok_zero(pat: &Pat) -> bool {
-    match pat {
-        Pat::Or(o) => o.cases.iter().any(is_ok_zero),
-        Pat::TupleStruct(t) => {
-            t.path.segments.last().is_some_and(|s| s.ident == "Ok")
-                && matches!(t.elems.first(), Some(Pat::Lit(l)) if matches!(&l.lit, syn::Lit::Int(i) if i.base10_digits() == "0"))
-        }
-        _ => false,
     }
 }
 

@@ -12,13 +12,14 @@ use syn::visit::{self, Visit};
 use syn::{BinOp, Expr, Pat, Stmt};
 
 use crate::rust::flow::control::{contains, exits_of_stmts, Exit, LoopKind, LoopSite};
-use crate::rust::flow::eof::{is_nonzero_test, is_ok_zero, is_zero_test, ReadSite, READS};
+use crate::rust::flow::eof::{is_nonzero_test, is_zero_test, ReadSite, READS};
 use crate::rust::flow::select::SelectBranch;
 use crate::rust::model::channels::{is_sender, SENDS};
 use crate::rust::model::sockets::{
     idents_in_expr, idents_in_macro, is_print_macro, through_access, through_wrappers,
 };
 use crate::rust::node_span;
+use crate::rust::syntax::patterns::{is_ok_zero, only_err};
 
 /// How a read's result is consumed.
 pub enum Form<'a> {
@@ -253,7 +254,7 @@ fn eof_arm(m: &syn::ExprMatch) -> Option<(&syn::Arm, Option<String>)> {
             Pat::Guard(g) => (&*g.pat, true),
             p => (p, false),
         };
-        if is_err(pat) {
+        if only_err(pat) {
             continue;
         }
         if is_ok_zero(pat) {
@@ -269,11 +270,6 @@ fn eof_arm(m: &syn::ExprMatch) -> Option<(&syn::Arm, Option<String>)> {
     None
 }
 
-fn is_err(pat: &Pat) -> bool {
-    matches!(pat, Pat::TupleStruct(t) if t.path.segments.last().is_some_and(|s| s.ident == "Err"))
-}
-
-/// `Ok(n)` → `Some(Some("n"))`, `Ok(_)` → `Some(None)`; any other pattern → `None`.
 /// Whether an arm's body ends by going round its loop (an unlabelled `continue` as its last
 /// statement).
 fn ends_in_continue(body: &Expr) -> bool {
@@ -358,6 +354,7 @@ fn after_in_loop(body: &syn::Block, at: Span) -> Vec<Span> {
     a.out
 }
 
+/// `Ok(n)` → `Some(Some("n"))`, `Ok(_)` → `Some(None)`; any other pattern → `None`.
 fn match_ok(pat: &Pat) -> Option<Option<String>> {
     let Pat::TupleStruct(t) = pat else {
         return None;
@@ -708,7 +705,6 @@ fn tokens_mention(tokens: &proc_macro2::TokenStream, name: &str) -> bool {
     false
 }
 
-/// Whether `name` appears in a condition (`if`, `while`, `match` scrutinee, guard) on the path.
 /// Whether a condition looks at `name`: it mentions it other than as the data of a write or a
 /// send (`if w.write_all(line.as_bytes()).is_err()` tests the write, not the line).
 fn tests_name(cond: &Expr, name: &str) -> bool {
@@ -734,6 +730,7 @@ fn tests_name(cond: &Expr, name: &str) -> bool {
     f.1
 }
 
+/// Whether `name` appears in a condition (`if`, `while`, `match` scrutinee, guard) on the path.
 fn in_condition(name: &str, body: &[Stmt], skip: &[Span], read: Span) -> bool {
     struct Cond<'s> {
         name: &'s str,

@@ -21,10 +21,10 @@ use syn::{Block, Expr, Pat, ReturnType};
 
 use crate::diagnostic::Location;
 use crate::rust::flow::eof::{pat_idents, EofHelpers, EofSummary};
-use crate::rust::flow::removal::is_err;
 use crate::rust::flow::summary::{Container, Effects, Store, Summaries};
 use crate::rust::model::sockets::{contains, method_span, through_access, Function};
 use crate::rust::node_span;
+use crate::rust::syntax::patterns::only_err;
 
 /// A helper call on a stored connection whose result is only checked for `Err`, with the
 /// removal that runs on that `Err` path.
@@ -110,14 +110,6 @@ pub(crate) fn err_only_removals(
         });
     }
     out
-}
-
-/// An `Err` pattern with no `Ok` alternative (`Ok(false) | Err(_)` also runs on success).
-fn only_err(pat: &Pat) -> bool {
-    match pat {
-        Pat::Or(o) => o.cases.iter().all(is_err),
-        p => is_err(p),
-    }
 }
 
 /// A branch or an arm body.
