@@ -27,6 +27,7 @@
 //! `impl<T: Read + Write> Client<T>`): the methods that read the field are written in those
 //! impls.
 
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 
 use syn::visit::{self, Visit};
@@ -92,6 +93,14 @@ struct StructInfo<'a> {
 pub struct TypeModel<'a> {
     reader_traits: HashSet<String>,
     structs: HashMap<String, StructInfo<'a>>,
+    /// Type aliases of the file: `type Conn<F> = Connection<F::Handler>` is judged as its
+    /// right-hand side.
+    aliases: HashMap<String, &'a Type>,
+    /// Whether each of the file's types owns or reads a connection, once judged (a judgement
+    /// follows fields into other types and aliases, and without this a file of many nested
+    /// types is judged in exponential time).
+    owns_memo: Memo,
+    reader_memo: Memo,
     /// Types of the file with an `impl <reader trait> for Type`.
     implements_reader: HashSet<String>,
     /// Fields of the file's structs whose declared type is a reader (by field name).
@@ -107,6 +116,13 @@ impl<'a> TypeModel<'a> {
         let mut model = TypeModel {
             reader_traits: HashSet::new(),
             structs: HashMap::new(),
+            aliases: items
+                .aliases
+                .iter()
+                .map(|a| (a.ident.to_string(), &*a.ty))
+                .collect(),
+            owns_memo: Memo::default(),
+            reader_memo: Memo::default(),
             implements_reader: HashSet::new(),
             reader_fields: HashSet::new(),
             owning_fields: HashSet::new(),
@@ -199,6 +215,9 @@ impl<'a> TypeModel<'a> {
                 info.reader_params.extend(readers);
             }
         }
+        // What was judged while the impls were still being read may have changed.
+        model.owns_memo = Memo::default();
+        model.reader_memo = Memo::default();
         let (mut readers, mut owning, mut not_owning) =
             (HashSet::new(), HashSet::new(), HashSet::new());
         for info in model.structs.values() {
@@ -271,13 +290,24 @@ impl<'a> TypeModel<'a> {
                 if self.reader_traits.contains(&name) && p.path.segments.len() == 1 {
                     return true;
                 }
-                depth < MAX_DEPTH
-                    && self.structs.get(&name).is_some_and(|info| {
+                if depth >= MAX_DEPTH {
+                    return false;
+                }
+                if let Some(info) = self.structs.get(&name) {
+                    return self.owns_memo.judge(&name, || {
                         let scope = Scope(info.reader_params.clone());
                         info.fields
                             .iter()
                             .any(|(_, ty)| self.owns_at(ty, &scope, depth + 1))
-                    })
+                    });
+                }
+                // An alias's parameters are its own: its right-hand side is judged without the
+                // caller's scope (its arguments were judged above).
+                self.aliases.get(&name).is_some_and(|aliased| {
+                    let none = Scope::default();
+                    self.owns_memo
+                        .judge(&name, || self.owns_at(aliased, &none, depth + 1))
+                })
             }
             // References, pointers and slices borrow: the owner is elsewhere.
             _ => false,
@@ -362,14 +392,23 @@ impl<'a> TypeModel<'a> {
                 if self.reader_traits.contains(&name) && p.path.segments.len() == 1 {
                     return true;
                 }
-                depth < MAX_DEPTH
-                    && self.implements_reader.contains(&name)
-                    && self.structs.get(&name).is_some_and(|info| {
-                        let scope = Scope(info.reader_params.clone());
-                        info.fields
-                            .iter()
-                            .any(|(_, ty)| self.reader_at(ty, &scope, depth + 1))
-                    })
+                if depth >= MAX_DEPTH {
+                    return false;
+                }
+                if let Some(info) = self.structs.get(&name) {
+                    return self.implements_reader.contains(&name)
+                        && self.reader_memo.judge(&name, || {
+                            let scope = Scope(info.reader_params.clone());
+                            info.fields
+                                .iter()
+                                .any(|(_, ty)| self.reader_at(ty, &scope, depth + 1))
+                        });
+                }
+                self.aliases.get(&name).is_some_and(|aliased| {
+                    let none = Scope::default();
+                    self.reader_memo
+                        .judge(&name, || self.reader_at(aliased, &none, depth + 1))
+                })
             }
             _ => false,
         }
@@ -388,6 +427,37 @@ impl<'a> TypeModel<'a> {
                 .is_some_and(|s| self.is_reader_trait(&s.ident.to_string())),
             _ => false,
         }
+    }
+}
+
+/// Judgements of named types, each made once. A type met again while it is being judged (it
+/// contains itself) counts as not owning for now, and what was judged with that provisional
+/// answer is not kept unless it is `true` (which more knowledge cannot undo).
+#[derive(Default)]
+struct Memo {
+    known: RefCell<HashMap<String, bool>>,
+    in_progress: RefCell<HashSet<String>>,
+    provisional: Cell<bool>,
+}
+
+impl Memo {
+    fn judge(&self, name: &str, judge: impl FnOnce() -> bool) -> bool {
+        if let Some(&known) = self.known.borrow().get(name) {
+            return known;
+        }
+        if !self.in_progress.borrow_mut().insert(name.to_string()) {
+            self.provisional.set(true);
+            return false;
+        }
+        let outer = self.provisional.replace(false);
+        let answer = judge();
+        let provisional = self.provisional.get();
+        self.in_progress.borrow_mut().remove(name);
+        if answer || !provisional {
+            self.known.borrow_mut().insert(name.to_string(), answer);
+        }
+        self.provisional.set(outer || provisional);
+        answer
     }
 }
 
@@ -410,6 +480,7 @@ struct Items<'a> {
     structs: Vec<&'a syn::ItemStruct>,
     enums: Vec<&'a syn::ItemEnum>,
     impls: Vec<&'a syn::ItemImpl>,
+    aliases: Vec<&'a syn::ItemType>,
 }
 
 impl<'a> Visit<'a> for Items<'a> {
@@ -430,6 +501,9 @@ impl<'a> Visit<'a> for Items<'a> {
     }
     fn visit_item_enum(&mut self, e: &'a syn::ItemEnum) {
         self.enums.push(e);
+    }
+    fn visit_item_type(&mut self, t: &'a syn::ItemType) {
+        self.aliases.push(t);
     }
     fn visit_item_impl(&mut self, i: &'a syn::ItemImpl) {
         self.impls.push(i);
@@ -567,6 +641,42 @@ mod tests {
         let mut owning: Vec<&String> = model.owning_fields().iter().collect();
         owning.sort();
         assert_eq!(owning, ["peers", "socket"]);
+    }
+
+    #[test]
+    fn an_alias_is_judged_as_what_it_names() {
+        assert!(param_owns(
+            "struct Connection<H> { socket: TcpStream, h: H }
+             type Conn<F> = Connection<<F as Factory>::Handler>; fn f<F>(c: Slab<Conn<F>>) {}"
+        ));
+        assert!(param_is_reader(
+            "type Reader = BufReader<TcpStream>; fn f(r: Vec<Reader>) {}"
+        ));
+        assert!(!param_owns("type Id = u64; fn f(c: HashMap<Id, Id>) {}"));
+        // An alias of itself (not valid Rust, but a file may hold anything) ends.
+        assert!(!param_owns("type A = Vec<A>; fn f(a: A) {}"));
+    }
+
+    #[test]
+    fn a_cycle_judged_from_either_end_owns_through_its_socket() {
+        let file = syn::parse_file(
+            "struct A { b: B, s: TcpStream } struct B { a: Option<Box<A>> }
+             fn f(a: A, b: B) {}",
+        )
+        .unwrap();
+        let model = TypeModel::of(&file);
+        let syn::Item::Fn(f) = &file.items[2] else {
+            panic!("a fn")
+        };
+        let none = Scope::default();
+        // `a` first: `B` is judged while `A` is in progress, and must not be remembered as
+        // owning nothing.
+        for input in &f.sig.inputs {
+            let syn::FnArg::Typed(t) = input else {
+                panic!("typed")
+            };
+            assert!(model.owns_connection(&t.ty, &none), "{:?}", t.pat);
+        }
     }
 
     #[test]
