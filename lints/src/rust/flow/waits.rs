@@ -348,7 +348,7 @@ fn eof_path_exits(pat: &Pat, handler: &Expr, eof: &str) -> Option<bool> {
     // Only a `Some(..)` (or `Ok(Some(..))`) passes: EOF (`None`, `Ok(None)`) does not.
     let is = |p: &Pat, name: &str| variant(p).is_some_and(|(v, _)| v == name);
     let only_some = |p: &Pat| match (eof, variant(p)) {
-        ("None", Some((v, _))) => v == "Some",
+        ("None", _) => is(p, "Some"),
         ("Ok(None)", Some((v, Some(inner)))) => v == "Ok" && is(inner, "Some"),
         _ => false,
     };

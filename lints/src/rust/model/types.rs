@@ -290,24 +290,7 @@ impl<'a> TypeModel<'a> {
                 if self.reader_traits.contains(&name) && p.path.segments.len() == 1 {
                     return true;
                 }
-                if depth >= MAX_DEPTH {
-                    return false;
-                }
-                if let Some(info) = self.structs.get(&name) {
-                    return self.owns_memo.judge(&name, || {
-                        let scope = Scope(info.reader_params.clone());
-                        info.fields
-                            .iter()
-                            .any(|(_, ty)| self.owns_at(ty, &scope, depth + 1))
-                    });
-                }
-                // An alias's parameters are its own: its right-hand side is judged without the
-                // caller's scope (its arguments were judged above).
-                self.aliases.get(&name).is_some_and(|aliased| {
-                    let none = Scope::default();
-                    self.owns_memo
-                        .judge(&name, || self.owns_at(aliased, &none, depth + 1))
-                })
+                self.named(&name, &self.owns_memo, depth, Self::owns_at)
             }
             // References, pointers and slices borrow: the owner is elsewhere.
             _ => false,
@@ -392,26 +375,40 @@ impl<'a> TypeModel<'a> {
                 if self.reader_traits.contains(&name) && p.path.segments.len() == 1 {
                     return true;
                 }
-                if depth >= MAX_DEPTH {
-                    return false;
-                }
-                if let Some(info) = self.structs.get(&name) {
-                    return self.implements_reader.contains(&name)
-                        && self.reader_memo.judge(&name, || {
-                            let scope = Scope(info.reader_params.clone());
-                            info.fields
-                                .iter()
-                                .any(|(_, ty)| self.reader_at(ty, &scope, depth + 1))
-                        });
-                }
-                self.aliases.get(&name).is_some_and(|aliased| {
-                    let none = Scope::default();
-                    self.reader_memo
-                        .judge(&name, || self.reader_at(aliased, &none, depth + 1))
-                })
+                // A struct reads only when it forwards a reader trait to a reader field.
+                let forwards =
+                    !self.structs.contains_key(&name) || self.implements_reader.contains(&name);
+                forwards && self.named(&name, &self.reader_memo, depth, Self::reader_at)
             }
             _ => false,
         }
+    }
+
+    /// A type of the file judged by `at` (owning or reading): a struct or enum by its fields,
+    /// bound as its declaration and impls bind them; an alias by what it names, without the
+    /// caller's scope (an alias's parameters are its own, and the arguments of this use were
+    /// judged already). Once per name (`memo`); `false` for a name the file does not declare.
+    fn named(
+        &self,
+        name: &str,
+        memo: &Memo,
+        depth: usize,
+        at: fn(&Self, &Type, &Scope, usize) -> bool,
+    ) -> bool {
+        if depth >= MAX_DEPTH {
+            return false;
+        }
+        if let Some(info) = self.structs.get(name) {
+            return memo.judge(name, || {
+                let scope = Scope(info.reader_params.clone());
+                info.fields
+                    .iter()
+                    .any(|(_, ty)| at(self, ty, &scope, depth + 1))
+            });
+        }
+        self.aliases.get(name).is_some_and(|aliased| {
+            memo.judge(name, || at(self, aliased, &Scope::default(), depth + 1))
+        })
     }
 
     fn is_reader_trait(&self, name: &str) -> bool {
