@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use nginx_parser::crossplane::{self, CrossplaneOptions, FilePayload};
-use nginx_parser::{ConfigTree, IncludeOptions, Parse, SourceFile};
+use nginx_parser::{ConfigTree, IncludeOptions, Parse, ParseOptions, Reading, SourceFile};
 use serde_json::{json, Value};
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -37,10 +37,18 @@ pub struct ParseArgs {
 
 /// Exit status: 0 parsed cleanly, 1 syntax or include errors, 2 the file could not be read.
 pub fn run(args: &ParseArgs) -> ExitCode {
+    // The crossplane format is for crossplane's consumers: its tree is crossplane's reading.
+    let parse_options = ParseOptions {
+        reading: match args.format {
+            ParseFormat::Json => Reading::Nginx,
+            ParseFormat::Crossplane => Reading::Crossplane,
+        },
+        ..ParseOptions::default()
+    };
     let tree = if args.single_file {
         match std::fs::read(&args.file) {
             Ok(text) => {
-                let parse = nginx_parser::parse(&text);
+                let parse = nginx_parser::parse_with(&text, &parse_options);
                 ConfigTree {
                     files: vec![SourceFile {
                         path: args.file.clone(),
@@ -59,6 +67,7 @@ pub fn run(args: &ParseArgs) -> ExitCode {
     } else {
         let options = IncludeOptions {
             base_dir: args.include_base.clone(),
+            parse: parse_options,
             ..IncludeOptions::default()
         };
         match nginx_parser::load(&args.file, &options) {

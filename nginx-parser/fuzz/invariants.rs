@@ -13,7 +13,7 @@
 #![allow(dead_code)]
 
 use nginx_parser::ast::TABLE_BLOCKS;
-use nginx_parser::{BlockKind, Config, Directive, Parse, ParseOptions, Quote, Span, Word};
+use nginx_parser::{BlockKind, Config, Directive, Parse, ParseOptions, Quote, Reading, Span, Word};
 
 /// Checks every invariant of `parse`, the result of parsing `src` with `options`.
 pub fn check(src: &[u8], parse: &Parse, options: &ParseOptions) -> Result<(), String> {
@@ -92,11 +92,16 @@ pub fn check(src: &[u8], parse: &Parse, options: &ParseOptions) -> Result<(), St
     }
 
     if parse.errors.is_empty() {
-        // Nothing was dropped: every byte belongs to a token or a comment, or is whitespace.
+        // Nothing was dropped: every byte belongs to a token or a comment, or is whitespace
+        // (or, in crossplane's reading, a `}` that ended a statement).
+        let dropped: &[u8] = match options.reading {
+            Reading::Nginx => b" \t\r\n",
+            Reading::Crossplane => b" \t\r\n}",
+        };
         let mut at = 0usize;
         for (span, _) in &pieces {
             let gap = &src[at..span.start as usize];
-            if let Some(i) = gap.iter().position(|b| !b" \t\r\n".contains(b)) {
+            if let Some(i) = gap.iter().position(|b| !dropped.contains(b)) {
                 return Err(format!(
                     "no error, but byte {} ({:#04x}) is in no token or comment",
                     at + i,
@@ -105,7 +110,7 @@ pub fn check(src: &[u8], parse: &Parse, options: &ParseOptions) -> Result<(), St
             }
             at = span.end as usize;
         }
-        if let Some(i) = src[at..].iter().position(|b| !b" \t\r\n".contains(b)) {
+        if let Some(i) = src[at..].iter().position(|b| !dropped.contains(b)) {
             return Err(format!(
                 "no error, but byte {} ({:#04x}) is in no token or comment",
                 at + i,
@@ -215,10 +220,12 @@ fn check_directive(
             }
         }
         (None, None) => {
-            let lua = d.args.last().filter(|w| w.quote == Quote::LuaBlock);
-            match lua {
-                Some(body) if d.is_lua_block() && d.span.end == body.span.end => {}
-                _ => return fail("neither a semicolon, a block nor a Lua body".into()),
+            let last = d.args.last().unwrap_or(&d.name);
+            let lua = last.quote == Quote::LuaBlock && d.is_lua_block();
+            // In crossplane's reading a `}` may end a statement (and not its block).
+            let cut_by_brace = options.reading == Reading::Crossplane;
+            if !(lua || cut_by_brace) || d.span.end != last.span.end {
+                return fail("neither a semicolon, a block nor a Lua body".into());
             }
         }
         (Some(_), Some(_)) => return fail("both a semicolon and a block".into()),

@@ -3,12 +3,14 @@
 //! crossplane is the reference nginx parser most tools compare against; this output lets
 //! `../shared/bin/nginx-conformance` diff the two on real configs. Words are printed as
 //! crossplane's lexer reads them ([`crossplane_word`]), which is what crossplane's consumers and
-//! its `build` expect; nginx's own values are in [`ast_json`]. The tree is waitlint's (see
-//! docs/nginx-grammar.md for where its parse differs from crossplane's), as lossy UTF-8.
+//! its `build` expect; nginx's own values are in [`ast_json`]. The tree is waitlint's parse in
+//! crossplane's reading ([`crate::Reading::Crossplane`]; docs/nginx-grammar.md lists where it
+//! departs from nginx's), as lossy UTF-8.
 
 use serde_json::{json, Map, Value};
 
 use crate::ast::{Comment, Directive, Quote, Word};
+use crate::error::ParseErrorKind;
 use crate::parser::Parse;
 use crate::span::{LineIndex, Span};
 
@@ -42,18 +44,26 @@ pub fn document(files: &[FilePayload<'_>], options: &CrossplaneOptions<'_>) -> V
     let mut configs = Vec::new();
     for (index, f) in files.iter().enumerate() {
         let lines = LineIndex::new(f.source);
-        let mut errors: Vec<(Span, &str)> = f
+        // crossplane gives no line for end of file inside a statement.
+        let mut errors: Vec<(Span, &str, bool)> = f
             .parse
             .errors
             .iter()
-            .map(|e| (e.span, e.message.as_str()))
-            .chain(f.extra_errors.iter().map(|(s, m)| (*s, m.as_str())))
+            .map(|e| {
+                let lined = e.kind != ParseErrorKind::EndOfFileInStatement;
+                (e.span, e.message.as_str(), lined)
+            })
+            .chain(f.extra_errors.iter().map(|(s, m)| (*s, m.as_str(), true)))
             .collect();
-        errors.sort_by_key(|(span, _)| span.start);
+        errors.sort_by_key(|(span, _, _)| span.start);
         let mut file_errors = Vec::new();
-        for (span, message) in &errors {
-            let line = lines.line(span.start);
-            let error = format!("{message} in {}:{line}", f.file);
+        for &(span, message, lined) in &errors {
+            let (error, line) = if lined {
+                let line = lines.line(span.start);
+                (format!("{message} in {}:{line}", f.file), Value::from(line))
+            } else {
+                (format!("{message} in {}", f.file), Value::Null)
+            };
             all_errors.push(json!({ "file": f.file, "error": error, "line": line }));
             file_errors.push(json!({ "error": error, "line": line }));
         }

@@ -15,6 +15,9 @@ pub enum ParseErrorKind {
     MissingSemicolon,
     /// End of file inside a block.
     UnclosedBlock,
+    /// End of file inside a statement, in crossplane's reading (crossplane reports it without
+    /// a line; nginx's reading reports [`ParseErrorKind::MissingSemicolon`] at the last word).
+    EndOfFileInStatement,
     /// End of file inside a quoted string.
     UnterminatedQuote,
     /// A `*_by_lua_block` directive not followed by `{`, or a Lua body never closed.

@@ -7,6 +7,7 @@ use nom::Parser;
 
 use crate::ast::{Comment, Quote, Word};
 use crate::error::{ParseError, ParseErrorKind};
+use crate::parser::Reading;
 use crate::span::Span;
 
 #[derive(Debug)]
@@ -26,6 +27,7 @@ pub(crate) struct Lexer<'a> {
     pos: usize,
     /// An error detected while reading the previous token, reported after it.
     pending: Option<ParseError>,
+    reading: Reading,
 }
 
 const fn is_space(b: u8) -> bool {
@@ -34,16 +36,20 @@ const fn is_space(b: u8) -> bool {
 
 /// Bytes at which the fast scan of a bare word stops: its terminators and the two bytes that
 /// change how the next byte is read (`\` escapes it, `$` lets a `{` continue the word).
-const WORD_STOP: [bool; 256] = {
+const WORD_STOP: [bool; 256] = stops(b" \t\r\n;{\\$");
+
+/// The same in crossplane's reading, where `}` also ends a word.
+const CROSSPLANE_WORD_STOP: [bool; 256] = stops(b" \t\r\n;{}\\$");
+
+const fn stops(bytes: &[u8]) -> [bool; 256] {
     let mut t = [false; 256];
-    let stops = b" \t\r\n;{\\$";
     let mut i = 0;
-    while i < stops.len() {
-        t[stops[i] as usize] = true;
+    while i < bytes.len() {
+        t[bytes[i] as usize] = true;
         i += 1;
     }
     t
-};
+}
 
 fn spaces(i: &[u8]) -> IResult<&[u8], &[u8]> {
     take_while(is_space).parse(i)
@@ -53,8 +59,8 @@ fn until_line_end(i: &[u8]) -> IResult<&[u8], &[u8]> {
     take_till(|b| b == b'\n').parse(i)
 }
 
-fn plain_word_bytes(i: &[u8]) -> IResult<&[u8], &[u8]> {
-    take_till(|b| WORD_STOP[b as usize]).parse(i)
+fn plain_word_bytes(stop: &'static [bool; 256]) -> impl Fn(&[u8]) -> IResult<&[u8], &[u8]> {
+    move |i| take_till(|b| stop[b as usize]).parse(i)
 }
 
 fn quoted_run(quote: u8) -> impl Fn(&[u8]) -> IResult<&[u8], &[u8]> {
@@ -112,11 +118,12 @@ pub(crate) fn show_byte(src: &[u8], at: usize) -> String {
 }
 
 impl<'a> Lexer<'a> {
-    pub(crate) fn new(src: &'a [u8], start: usize) -> Lexer<'a> {
+    pub(crate) fn new(src: &'a [u8], start: usize, reading: Reading) -> Lexer<'a> {
         Lexer {
             src,
             pos: start,
             pending: None,
+            reading,
         }
     }
 
@@ -194,6 +201,8 @@ impl<'a> Lexer<'a> {
         let close = i;
         self.pos = close + 1;
         match self.src.get(self.pos) {
+            // crossplane ends the word at its closing quote, whatever follows.
+            _ if self.reading == Reading::Crossplane => {}
             None => {}
             Some(&c) if is_space(c) || c == b';' || c == b'{' || c == b')' => {}
             Some(_) => {
@@ -221,17 +230,42 @@ impl<'a> Lexer<'a> {
 
     /// A bare word: ends at whitespace, `;` or `{` (a `}` does not end it); `\` makes the next
     /// byte ordinary; a `{` right after `$` stays in the word (`${var}`).
+    ///
+    /// In crossplane's reading `}` ends the word too, and a `${` takes every byte up to its `}`
+    /// or to whitespace, then the byte after, even whitespace (its lexer appends the byte that
+    /// ended the `${...}` loop to the word).
     fn bare_word(&mut self, start: usize) -> Token {
         let len = self.src.len();
+        let crossplane = self.reading == Reading::Crossplane;
+        let scan = plain_word_bytes(if crossplane {
+            &CROSSPLANE_WORD_STOP
+        } else {
+            &WORD_STOP
+        });
         let mut i = start;
         let mut escaped = false;
         loop {
-            let (rest, _) = plain_word_bytes(&self.src[i..]).unwrap_or((&[], &[]));
+            let (rest, _) = scan(&self.src[i..]).unwrap_or((&[], &[]));
             i = len - rest.len();
             match self.src.get(i) {
                 Some(b'\\') => {
                     escaped = true;
                     i = (i + 2).min(len);
+                }
+                Some(b'$') if crossplane => {
+                    i += 1;
+                    if self.src.get(i) == Some(&b'{') {
+                        let body = &self.src[i..];
+                        let taken = body
+                            .iter()
+                            .position(|&b| b == b'}' || is_space(b))
+                            .map_or(body.len(), |p| p + usize::from(body[p] == b'}'));
+                        escaped |= body[..taken].contains(&b'\\');
+                        i += taken;
+                        if self.src.get(i).is_some_and(|&b| is_space(b)) {
+                            i += 1;
+                        }
+                    }
                 }
                 Some(b'$') => {
                     i += 1;

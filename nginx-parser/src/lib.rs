@@ -17,5 +17,5 @@ pub use error::{ParseError, ParseErrorKind};
 pub use include::{
     load, ConfigTree, FileId, IncludeError, IncludeErrorKind, IncludeOptions, SourceFile,
 };
-pub use parser::{parse, parse_with, Parse, ParseOptions, MAX_ERRORS};
+pub use parser::{parse, parse_with, Parse, ParseOptions, Reading, MAX_ERRORS};
 pub use span::{LineIndex, Span};

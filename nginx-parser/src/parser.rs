@@ -8,13 +8,15 @@ use crate::error::{ParseError, ParseErrorKind};
 use crate::lexer::{Lexer, Token};
 use crate::span::Span;
 
-/// Limits that keep hostile input from exhausting the stack or memory.
+/// Limits that keep hostile input from exhausting the stack or memory, and whose reading of the
+/// text to follow.
 #[derive(Clone, Debug)]
 pub struct ParseOptions {
     /// Deepest block nesting accepted; deeper blocks are skipped with an error.
     pub max_depth: usize,
     /// Largest file accepted, in bytes.
     pub max_file_size: usize,
+    pub reading: Reading,
 }
 
 impl Default for ParseOptions {
@@ -22,8 +24,24 @@ impl Default for ParseOptions {
         ParseOptions {
             max_depth: 256,
             max_file_size: 256 * 1024 * 1024,
+            reading: Reading::Nginx,
         }
     }
+}
+
+/// Where nginx and crossplane read the same text differently, which one to follow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Reading {
+    /// nginx's own reading (`ngx_conf_read_token`, `ngx_conf_parse`): what nginx builds, and
+    /// what every rule checks.
+    #[default]
+    Nginx,
+    /// crossplane 0.5.8's lenient reading, for `waitlint parse --format crossplane`, whose
+    /// consumers expect crossplane's tree (docs/nginx-grammar.md lists the five differences): a
+    /// closing quote ends a word, `}` ends a word, a `${...}` takes the whitespace after it, a
+    /// `}` that cuts a statement short ends the statement and not the block, and braces are
+    /// balanced by counting them.
+    Crossplane,
 }
 
 /// A parsed file: always a tree, plus every error met while building it.
@@ -76,12 +94,13 @@ pub fn parse_with(src: &[u8], options: &ParseOptions) -> Parse {
         start = BOM.len();
     }
     Parser {
-        lexer: Lexer::new(src, start),
+        lexer: Lexer::new(src, start, options.reading),
         src,
         options,
         stack: vec![Frame::root()],
         words: Vec::new(),
         skip: None,
+        braces: 0,
         comments: Vec::new(),
         errors,
     }
@@ -115,6 +134,8 @@ struct Parser<'a, 'o> {
     words: Vec<Word>,
     /// While discarding a broken statement: how many of its own `{` are still open.
     skip: Option<u32>,
+    /// `{` minus `}` read so far: crossplane decides balance by this count, not by blocks.
+    braces: i64,
     comments: Vec<Comment>,
     errors: Vec<ParseError>,
 }
@@ -200,15 +221,26 @@ impl Parser<'_, '_> {
             ));
             return;
         }
+        self.end_statement(Some(semi));
+    }
+
+    /// Adds the statement read so far (not empty) to the open block, ending at its `;` or, in
+    /// crossplane's reading, at its last word.
+    fn end_statement(&mut self, semicolon: Option<Span>) {
         // Draining keeps `self.words` as a buffer for the next statement, and collecting a
         // drain allocates exactly the arguments' length (millions of them in a large file).
         let mut words = self.words.drain(..);
         let name = words.next().expect("checked non-empty");
-        let span = name.span.cover(semi);
+        let span = match semicolon {
+            Some(semi) => name.span.cover(semi),
+            None => name
+                .span
+                .cover(words.as_slice().last().map_or(name.span, |w| w.span)),
+        };
         let directive = Directive {
             name,
             args: words.collect(),
-            semicolon: Some(semi),
+            semicolon,
             block: None,
             span,
         };
@@ -216,6 +248,7 @@ impl Parser<'_, '_> {
     }
 
     fn open(&mut self, open: Span) {
+        self.braces += 1;
         if let Some(depth) = self.skip.as_mut() {
             *depth += 1;
             return;
@@ -232,6 +265,8 @@ impl Parser<'_, '_> {
         if is_lua_block_name(&self.words[0].value) {
             match self.lexer.lua_body(open.start as usize) {
                 Ok(body) => {
+                    // The Lua body's `}` closed its `{`.
+                    self.braces -= 1;
                     let mut words = self.words.drain(..);
                     let name = words.next().expect("checked non-empty");
                     let span = name.span.cover(body.span);
@@ -299,6 +334,24 @@ impl Parser<'_, '_> {
     }
 
     fn close(&mut self, close: Span) {
+        self.braces -= 1;
+        let crossplane = self.options.reading == Reading::Crossplane;
+        if crossplane && self.braces < 0 {
+            self.error(ParseError::new(
+                ParseErrorKind::UnbalancedCloseBrace,
+                close,
+                "unexpected \"}\" with no open block",
+            ));
+            self.words.clear();
+            self.braces = 0;
+            return;
+        }
+        if crossplane && self.skip.is_none() && !self.words.is_empty() {
+            // crossplane's _parse takes `}` as the statement's terminator, like `;`, and reads
+            // on in the same block.
+            self.end_statement(None);
+            return;
+        }
         if let Some(depth) = self.skip {
             self.skip = None;
             if depth > 0 {
@@ -380,6 +433,10 @@ impl Parser<'_, '_> {
             .map_or(0, |i| i + 1);
         let end = Span::empty(content_end);
         let skipped_open = matches!(self.skip, Some(d) if d > 0);
+        if self.options.reading == Reading::Crossplane {
+            self.crossplane_eof(end);
+            return;
+        }
         if self.skip.is_none() && !self.words.is_empty() {
             self.unterminated();
         }
@@ -396,6 +453,33 @@ impl Parser<'_, '_> {
                 );
             }
             self.error(error);
+        }
+        while self.stack.len() > 1 {
+            self.pop_block(end);
+        }
+    }
+
+    /// End of file as crossplane meets it: its brace count is checked first (the lexer raises
+    /// when it runs out), then a statement still reading arguments fails with no line (its
+    /// `_parse` gets `StopIteration`); blocks left open by a `}` taken as a terminator are
+    /// closed silently.
+    fn crossplane_eof(&mut self, end: Span) {
+        if self.braces > 0 {
+            self.error(ParseError::new(
+                ParseErrorKind::UnclosedBlock,
+                end,
+                "unexpected end of file, expecting \"}\"",
+            ));
+        } else if self.skip.is_none() && !self.words.is_empty() {
+            let name = name_of(&self.words);
+            self.error(ParseError::new(
+                ParseErrorKind::EndOfFileInStatement,
+                end,
+                format!(
+                    "unexpected end of file in directive \"{name}\", expecting \";\" or \"}}\""
+                ),
+            ));
+            self.words.clear();
         }
         while self.stack.len() > 1 {
             self.pop_block(end);

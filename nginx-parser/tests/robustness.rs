@@ -12,7 +12,9 @@ mod invariants;
 
 use std::path::Path;
 
-use nginx_parser::{parse, parse_with, Config, Parse, ParseErrorKind, ParseOptions, Quote, Span};
+use nginx_parser::{
+    parse, parse_with, Config, Parse, ParseErrorKind, ParseOptions, Quote, Reading, Span,
+};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 
@@ -41,9 +43,15 @@ fn checked_parse_with(src: &[u8], options: &ParseOptions) -> Result<Parse, Strin
     Ok(parse)
 }
 
+/// Every invariant in nginx's reading (round trip included), and in crossplane's reading.
 fn check_all(src: &[u8]) -> Result<Parse, String> {
     let parse = checked_parse(src)?;
     invariants::check_round_trip(src, &parse)?;
+    let crossplane = ParseOptions {
+        reading: Reading::Crossplane,
+        ..ParseOptions::default()
+    };
+    checked_parse_with(src, &crossplane)?;
     Ok(parse)
 }
 
@@ -276,7 +284,7 @@ proptest! {
 
     #[test]
     fn token_soups_under_tight_limits(src in token_soup(), depth in 0usize..4) {
-        let options = ParseOptions { max_depth: depth, max_file_size: 200 };
+        let options = ParseOptions { max_depth: depth, max_file_size: 200, ..ParseOptions::default() };
         checked_parse_with(&src, &options).map_err(TestCaseError::fail)?;
     }
 

@@ -1,12 +1,12 @@
 //! `nginx_parser::parse` on arbitrary bytes: it must not panic, hang or overflow the stack, and
 //! its result must satisfy every invariant of `invariants.rs` (also checked by
-//! tests/robustness.rs), under the default limits and under tight ones; short inputs are also
+//! tests/robustness.rs), under the default limits, under tight ones and in crossplane's reading; short inputs are also
 //! parsed repeated thousands of times, so that a quadratic scan shows up as a timeout.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nginx_parser::{parse_with, ParseOptions};
+use nginx_parser::{parse_with, ParseOptions, Reading};
 
 #[path = "../invariants.rs"]
 mod invariants;
@@ -40,6 +40,15 @@ fuzz_target!(|data: &[u8]| {
         &ParseOptions {
             max_depth: 2,
             max_file_size: 1024,
+            ..ParseOptions::default()
+        },
+    );
+    // crossplane's reading (`parse --format crossplane`) keeps the same invariants.
+    check(
+        data,
+        &ParseOptions {
+            reading: Reading::Crossplane,
+            ..ParseOptions::default()
         },
     );
 });
