@@ -121,6 +121,8 @@ pub fn mutants(file: &syn::File) -> Vec<Mutant> {
                 replace,
                 function,
                 line: m.method.span().start().line,
+                // A removal is judged wherever it is, in or out of a loop.
+                bounded: false,
             });
         }
     }

@@ -482,6 +482,11 @@ fn is_diverging_call(func: &Expr) -> bool {
     })
 }
 
+/// Whether every path through a block leaves the loop it runs in (see [`always_leaves`]).
+pub fn block_always_leaves(b: &Block) -> bool {
+    b.stmts.iter().any(stmt_always_leaves)
+}
+
 fn stmt_always_leaves(s: &Stmt) -> bool {
     match s {
         Stmt::Expr(e, _) => always_leaves(e),

@@ -107,6 +107,9 @@ pub struct TypeModel<'a> {
     reader_fields: HashSet<String>,
     /// Fields of the file's structs whose declared type owns a connection (by field name).
     owning_fields: HashSet<String>,
+    /// Names imported under another name (`use mio::net::UnixStream as MioUnixStream`): a type
+    /// or trait is judged by the name it was declared with.
+    renames: HashMap<String, String>,
 }
 
 impl<'a> TypeModel<'a> {
@@ -126,13 +129,17 @@ impl<'a> TypeModel<'a> {
             implements_reader: HashSet::new(),
             reader_fields: HashSet::new(),
             owning_fields: HashSet::new(),
+            renames: std::mem::take(&mut items.renames),
         };
         // Traits whose supertraits are readers, to a fixed point (`trait Io: Conn`, `trait
         // Conn: Read + Write`).
         loop {
             let before = model.reader_traits.len();
             for (name, supers) in &items.traits {
-                if supers.iter().any(|s| model.is_reader_trait(s)) {
+                if supers
+                    .iter()
+                    .any(|s| model.is_reader_trait(model.declared(s)))
+                {
                     model.reader_traits.insert(name.clone());
                 }
             }
@@ -193,7 +200,7 @@ impl<'a> TypeModel<'a> {
                 if trait_path
                     .segments
                     .last()
-                    .is_some_and(|s| model.is_reader_trait(&s.ident.to_string()))
+                    .is_some_and(|s| model.is_reader_trait(model.declared(&s.ident.to_string())))
                 {
                     model.implements_reader.insert(name.clone());
                 }
@@ -275,7 +282,7 @@ impl<'a> TypeModel<'a> {
                 let Some(last) = p.path.segments.last() else {
                     return false;
                 };
-                let name = last.ident.to_string();
+                let name = self.declared(&last.ident.to_string()).to_string();
                 if CONNECTIONS.contains(&name.as_str())
                     || OWNED_CONNECTIONS.contains(&name.as_str())
                 {
@@ -358,7 +365,7 @@ impl<'a> TypeModel<'a> {
                 let Some(last) = p.path.segments.last() else {
                     return false;
                 };
-                let name = last.ident.to_string();
+                let name = self.declared(&last.ident.to_string()).to_string();
                 if CONNECTIONS.contains(&name.as_str()) {
                     return true;
                 }
@@ -411,6 +418,11 @@ impl<'a> TypeModel<'a> {
         })
     }
 
+    /// The name a type or trait was declared with, through the file's `use .. as` renames.
+    fn declared<'n>(&'n self, name: &'n str) -> &'n str {
+        self.renames.get(name).map_or(name, String::as_str)
+    }
+
     fn is_reader_trait(&self, name: &str) -> bool {
         READER_TRAITS.contains(&name) || self.reader_traits.contains(name)
     }
@@ -421,7 +433,7 @@ impl<'a> TypeModel<'a> {
                 .path
                 .segments
                 .last()
-                .is_some_and(|s| self.is_reader_trait(&s.ident.to_string())),
+                .is_some_and(|s| self.is_reader_trait(self.declared(&s.ident.to_string()))),
             _ => false,
         }
     }
@@ -478,6 +490,8 @@ struct Items<'a> {
     enums: Vec<&'a syn::ItemEnum>,
     impls: Vec<&'a syn::ItemImpl>,
     aliases: Vec<&'a syn::ItemType>,
+    /// `use a::B as C`: C → B.
+    renames: HashMap<String, String>,
 }
 
 impl<'a> Visit<'a> for Items<'a> {
@@ -505,6 +519,20 @@ impl<'a> Visit<'a> for Items<'a> {
     fn visit_item_impl(&mut self, i: &'a syn::ItemImpl) {
         self.impls.push(i);
         visit::visit_item_impl(self, i);
+    }
+    fn visit_item_use(&mut self, u: &'a syn::ItemUse) {
+        let mut trees = vec![&u.tree];
+        while let Some(tree) = trees.pop() {
+            match tree {
+                syn::UseTree::Path(p) => trees.push(&p.tree),
+                syn::UseTree::Group(g) => trees.extend(&g.items),
+                syn::UseTree::Rename(r) if r.ident != "self" => {
+                    self.renames
+                        .insert(r.rename.to_string(), r.ident.to_string());
+                }
+                _ => {}
+            }
+        }
     }
     fn visit_block(&mut self, _: &'a syn::Block) {}
 }

@@ -22,6 +22,7 @@
 //!   `if n == 0` branch returns `Ok(..)`.
 
 pub mod frames;
+mod frozen;
 pub mod paths;
 pub mod poll_reads;
 pub mod propagation;

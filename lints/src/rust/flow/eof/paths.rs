@@ -11,7 +11,8 @@ use proc_macro2::TokenTree;
 use syn::visit::{self, Visit};
 use syn::{BinOp, Expr, Pat, Stmt};
 
-use crate::rust::flow::control::{contains, exits_of_stmts, Exit, LoopKind, LoopSite};
+use crate::rust::flow::control::{contains, exits_of_stmts, place_key, Exit, LoopKind, LoopSite};
+use crate::rust::flow::eof::frozen::{accumulators, frozen_branches, pure_condition};
 use crate::rust::flow::eof::{is_nonzero_test, is_zero_test, ReadSite, READS};
 use crate::rust::flow::select::SelectBranch;
 use crate::rust::model::channels::{is_sender, SENDS};
@@ -65,17 +66,6 @@ const BOOKKEEPING: &[&str] = &[
     "consume",
     "set_filled",
     "assume_init",
-];
-
-/// Methods a `while` condition may call and still depend only on local data.
-const PURE: &[&str] = &[
-    "len",
-    "is_empty",
-    "ends_with",
-    "starts_with",
-    "contains",
-    "remaining",
-    "has_remaining",
 ];
 
 /// Judges a read of `site` consumed as `form` inside `lp`: a [`Verdict`] when no path leaves
@@ -206,14 +196,14 @@ pub fn judge(
         return None;
     }
     // `total += n; if total == want { break }`: at end of stream the total stops changing, so
-    // a test of it that was false on the last data stays false.
+    // a test of it that was false on the last data stays false; any test whose inputs end of
+    // stream does not change decides the same way every round (frozen.rs).
     let mut sums: Vec<String> = accumulators(body, count.as_deref());
     if let Form::Counter(b) = form {
-        sums.extend(counter_name(&b.left).map(|n| n.trim_start_matches('*').to_string()));
+        sums.extend(place_key(&b.left));
     }
-    if !sums.is_empty() {
-        skip.extend(frozen_tests(body, &sums));
-    }
+    let frozen = frozen_branches(body, &skip, &sums, count.as_deref(), site.span);
+    skip.extend(frozen);
     let harmless = |t: &Expr| {
         contains(node_span(t), site.span)
             || harmless_try(t, count.as_deref(), site.buffer.as_deref(), senders)
@@ -430,112 +420,6 @@ fn harmless_try(
         e => buffer.is_some() && ident_expr(e).as_deref() == buffer,
     };
     matches!(method.as_str(), "write" | "write_all") && m.args.len() == 1 && empty(&m.args[0])
-}
-
-/// The names that only grow by the count in `body` (`total += n`, `total = total + n`).
-fn accumulators(body: &[Stmt], count: Option<&str>) -> Vec<String> {
-    let Some(count) = count else {
-        return Vec::new();
-    };
-    struct Sums<'c>(&'c str, Vec<String>);
-    impl<'a> Visit<'a> for Sums<'_> {
-        fn visit_item(&mut self, _: &'a syn::Item) {}
-        fn visit_expr_binary(&mut self, b: &'a syn::ExprBinary) {
-            if matches!(b.op, BinOp::AddAssign(_))
-                && ident_expr(&b.right).as_deref() == Some(self.0)
-            {
-                self.1
-                    .extend(counter_name(&b.left).map(|n| n.trim_start_matches('*').to_string()));
-            }
-            visit::visit_expr_binary(self, b);
-        }
-        // `total = total + n`.
-        fn visit_expr_assign(&mut self, a: &'a syn::ExprAssign) {
-            if let Expr::Binary(b) = &*a.right {
-                let left = counter_name(&a.left);
-                let operands = [ident_expr(&b.left), ident_expr(&b.right)];
-                if matches!(b.op, BinOp::Add(_))
-                    && left.is_some()
-                    && operands.contains(&left)
-                    && operands.contains(&Some(self.0.to_string()))
-                {
-                    self.1.extend(left);
-                }
-            }
-            visit::visit_expr_assign(self, a);
-        }
-    }
-    let mut sums = Sums(count, Vec::new());
-    for s in body {
-        sums.visit_stmt(s);
-    }
-    sums.1
-}
-
-/// The `then` branches of `if`s in `body` whose condition end of stream freezes: pure, naming
-/// an accumulator of `sums`, and otherwise only names the body never assigns.
-fn frozen_tests(body: &[Stmt], sums: &[String]) -> Vec<Span> {
-    #[derive(Default)]
-    struct Scan<'a> {
-        assigned: HashSet<String>,
-        ifs: Vec<&'a syn::ExprIf>,
-    }
-    impl<'a> Visit<'a> for Scan<'a> {
-        fn visit_item(&mut self, _: &'a syn::Item) {}
-        fn visit_expr_closure(&mut self, _: &'a syn::ExprClosure) {}
-        fn visit_expr_assign(&mut self, a: &'a syn::ExprAssign) {
-            self.assigned.extend(counter_name(&a.left));
-            visit::visit_expr_assign(self, a);
-        }
-        fn visit_expr_binary(&mut self, b: &'a syn::ExprBinary) {
-            if crate::rust::model::sockets::is_compound_assign(&b.op) {
-                self.assigned
-                    .extend(counter_name(&b.left).map(|n| n.trim_start_matches('*').to_string()));
-            }
-            visit::visit_expr_binary(self, b);
-        }
-        fn visit_expr_if(&mut self, i: &'a syn::ExprIf) {
-            self.ifs.push(i);
-            visit::visit_expr_if(self, i);
-        }
-    }
-    let mut scan = Scan::default();
-    for s in body {
-        scan.visit_stmt(s);
-    }
-    scan.ifs
-        .iter()
-        .filter(|i| !matches!(&*i.cond, Expr::Let(_)) && pure_condition(&i.cond))
-        .filter(|i| {
-            let names = idents_in_expr(&i.cond);
-            names.iter().any(|n| sums.contains(n))
-                && names
-                    .iter()
-                    .all(|n| sums.contains(n) || !scan.assigned.contains(n))
-        })
-        .map(|i| node_span(&i.then_branch))
-        .collect()
-}
-
-/// A `while` condition that depends only on local data the loop body changes in place.
-fn pure_condition(cond: &Expr) -> bool {
-    struct Pure(bool);
-    impl<'ast> Visit<'ast> for Pure {
-        fn visit_expr(&mut self, e: &'ast Expr) {
-            match e {
-                Expr::Call(_) | Expr::Macro(_) | Expr::Await(_) => self.0 = false,
-                Expr::MethodCall(m) if !PURE.contains(&m.method.to_string().as_str()) => {
-                    self.0 = false
-                }
-                Expr::Path(p) if p.path.is_ident("self") => self.0 = false,
-                _ => {}
-            }
-            visit::visit_expr(self, e);
-        }
-    }
-    let mut p = Pure(true);
-    p.visit_expr(cond);
-    p.0
 }
 
 /// Where a finding points and what its label says.
