@@ -27,16 +27,6 @@ pub(super) const PURE: &[&str] = &[
     "has_remaining",
 ];
 
-/// Macros that only check or print their arguments.
-const CHECKS: &[&str] = &[
-    "assert",
-    "assert_eq",
-    "assert_ne",
-    "debug_assert",
-    "debug_assert_eq",
-    "debug_assert_ne",
-];
-
 /// The places that only grow by the count in `body` (`total += n`, `total = total + n`,
 /// `self.read_so_far += n`): end of stream adds 0 to them.
 pub(super) fn accumulators(body: &[Stmt], count: Option<&str>) -> Vec<String> {
@@ -257,7 +247,8 @@ impl<'a> Visit<'a> for Path<'a, '_> {
             .last()
             .map(|s| s.ident.to_string())
             .unwrap_or_default();
-        if !is_print_macro(&name) && !CHECKS.contains(&name.as_str()) {
+        // Print and assert macros only read their arguments.
+        if !is_print_macro(&name) {
             self.writes.push(("*".into(), node_span(mac)));
         }
     }
