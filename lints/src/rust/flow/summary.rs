@@ -38,8 +38,8 @@ use syn::{Block, Expr, FnArg, Member, Pat, ReturnType};
 
 use crate::rust::flow::crate_facts::{crate_callee, CrateCallee, CrateFacts};
 use crate::rust::model::sockets::{
-    accepted_names, is_print_macro, method_span, strip_pat_type, through_access, through_wrappers,
-    Function, Imports, Shape,
+    accepted_names, is_print_macro, macro_name, method_span, strip_pat_type, through_access,
+    through_wrappers, Function, Imports, Shape,
 };
 use crate::rust::model::types::{Scope, TypeModel};
 use crate::rust::node_span;
@@ -885,12 +885,7 @@ impl Walker<'_, '_, '_> {
     /// A macro's arguments, walked when they parse as expressions (`vec![..]`, `assert!(..)`);
     /// otherwise, unless it only formats, the macro at `span` is a call the walk cannot see into.
     fn macro_args(&mut self, mac: &syn::Macro, span: Span) {
-        let name = mac
-            .path
-            .segments
-            .last()
-            .map(|s| s.ident.to_string())
-            .unwrap_or_default();
+        let name = macro_name(mac);
         if let Ok(args) = mac
             .parse_body_with(syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated)
         {

@@ -153,6 +153,15 @@ const PRINT_MACROS: &[&str] = &[
     "todo",
 ];
 
+/// A macro's name: the last segment of its path (`info` for `log::info!`).
+pub fn macro_name(mac: &syn::Macro) -> String {
+    mac.path
+        .segments
+        .last()
+        .map(|s| s.ident.to_string())
+        .unwrap_or_default()
+}
+
 /// Whether a macro (by its last path segment) only formats its arguments.
 pub fn is_print_macro(name: &str) -> bool {
     PRINT_MACROS.contains(&name)
@@ -971,12 +980,7 @@ impl UseFinder<'_> {
     /// A macro: its arguments as expressions when they parse so (`println!`, `vec!`,
     /// `assert!`), else a token scan (`tokio::select!`, `matches!`).
     fn visit_mac(&mut self, mac: &syn::Macro) {
-        let name = mac
-            .path
-            .segments
-            .last()
-            .map(|s| s.ident.to_string())
-            .unwrap_or_default();
+        let name = macro_name(mac);
         let context = node_span(mac);
         if let Ok(args) = mac.parse_body_with(Punctuated::<Expr, syn::Token![,]>::parse_terminated)
         {

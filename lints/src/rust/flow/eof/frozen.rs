@@ -13,7 +13,7 @@ use syn::{BinOp, Expr, Pat, Stmt};
 
 use crate::rust::flow::control::{block_always_leaves, contains, place_key};
 use crate::rust::flow::eof::pat_idents;
-use crate::rust::model::sockets::{idents_in_expr, is_print_macro};
+use crate::rust::model::sockets::{idents_in_expr, is_print_macro, macro_name};
 use crate::rust::node_span;
 
 /// Methods a test may call and still depend only on the value it is called on.
@@ -241,12 +241,7 @@ impl<'a> Visit<'a> for Path<'a, '_> {
         self.visit_macro(&m.mac);
     }
     fn visit_macro(&mut self, mac: &'a syn::Macro) {
-        let name = mac
-            .path
-            .segments
-            .last()
-            .map(|s| s.ident.to_string())
-            .unwrap_or_default();
+        let name = macro_name(mac);
         // Print and assert macros only read their arguments.
         if !is_print_macro(&name) {
             self.writes.push(("*".into(), node_span(mac)));
