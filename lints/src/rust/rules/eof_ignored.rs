@@ -225,6 +225,12 @@ fn diagnostic(site: &ReadSite, v: &Verdict, keyword: Span, accepted: Option<&Spa
         Location::new(0, keyword),
         "nothing on the end-of-stream path leaves this loop",
     );
+    if let Some(test) = v.frozen_test {
+        d = d.label(
+            Location::new(0, test),
+            "end of stream changes nothing this test reads: it decides the same way every round",
+        );
+    }
     if let Some(a) = accepted {
         d = d.label(Location::new(0, *a), "the connection is accepted here");
     }

@@ -11,7 +11,9 @@ use nginx_parser::Span;
 use syn::visit::{self, Visit};
 use syn::{BinOp, Expr, Pat, Stmt};
 
-use crate::rust::flow::control::{block_always_leaves, contains, place_key};
+use crate::rust::flow::control::{
+    block_always_leaves, contains, exits, exits_of_stmts, place_key, Exit,
+};
 use crate::rust::flow::eof::pat_idents;
 use crate::rust::model::sockets::{idents_in_expr, is_print_macro, macro_name};
 use crate::rust::node_span;
@@ -75,18 +77,31 @@ fn is_name(e: &Expr, name: &str) -> bool {
 /// branch of any other frozen test that always leaves the loop (it did not leave when the read
 /// was reached, so it never will) or that tests an accumulator of `sums` (false on the last
 /// data, it stays false).
+///
+/// Tests can freeze one another: the `if` around the read is frozen only if the branch it does
+/// not take never runs, and a test inside that branch may be frozen only if the outer one is.
+/// So this is a greatest fixed point: every candidate test is first assumed frozen (its untaken
+/// branch skipped), then the tests that the remaining writes change are thawed (their branch
+/// runs again, with its writes), until no test changes. What is left holds together: if every
+/// test decided the same way on one round at end of stream, the writes of that round change
+/// none of their inputs, so they decide the same way on the next.
 pub(super) fn frozen_branches(
     body: &[Stmt],
     skip: &[Span],
     sums: &[String],
     count: Option<&str>,
     read: Span,
-) -> Vec<Span> {
-    // Branches found never taken write nothing at end of stream, which may freeze more tests:
-    // to a fixed point (each round skips at least one more branch of the body).
-    let mut skipped = skip.to_vec();
-    let mut out = Vec::new();
+) -> FrozenBranches {
+    let mut candidates: HashMap<Span, Candidate> = HashMap::new();
+    let mut thawed: HashSet<Span> = HashSet::new();
     loop {
+        let mut skipped = skip.to_vec();
+        skipped.extend(
+            candidates
+                .iter()
+                .filter(|(at, _)| !thawed.contains(*at))
+                .map(|(_, c)| c.branch),
+        );
         let mut path = Path {
             skip: &skipped,
             count,
@@ -100,33 +115,99 @@ pub(super) fn frozen_branches(
             path.visit_stmt(s);
         }
         let frozen = Frozen::new(&path, count, sums);
-        let mut found = Vec::new();
+        let mut met = Vec::new();
+        let mut thaw = Vec::new();
+        let mut held = Vec::new();
         for i in &path.ifs {
-            let then = node_span(&i.then_branch);
-            // What a `then` branch that leaves writes does not matter to its own test.
-            let leaves = block_always_leaves(&i.then_branch);
-            let ignored = if leaves { Some(then) } else { None };
-            if matches!(&*i.cond, Expr::Let(_)) || !frozen.test(&i.cond, ignored) {
+            let at = node_span(*i);
+            if thawed.contains(&at) {
                 continue;
             }
-            let other = i.else_branch.as_ref().map(|(_, e)| node_span(&**e));
-            if contains(node_span(*i), read) {
-                if contains(then, read) {
-                    found.extend(other);
-                } else {
-                    found.push(then);
-                }
-            } else if leaves || frozen.reads_a_sum(&i.cond) {
-                found.push(then);
+            let Some(c) = candidates.get(&at) else {
+                // First met (it was inside a skipped branch, or this is the first round):
+                // assumed frozen, judged next round with its branch skipped.
+                met.extend(Candidate::of(i, read, &frozen).map(|c| (at, c)));
+                continue;
+            };
+            // What the untaken branch writes does not count: it does not run (or, when it
+            // leaves the loop, runs once).
+            if frozen.test(&i.cond, Some(c.branch)) {
+                held.push(*c);
+            } else {
+                thaw.push(at);
             }
         }
-        found.retain(|s| !skipped.contains(s));
-        if found.is_empty() {
+        if met.is_empty() && thaw.is_empty() {
+            let mut out = FrozenBranches::default();
+            // The test the reader counted on to end the loop: one that checks what the reads
+            // add up to, else one whose branch always leaves, else the first.
+            held.sort_by_key(|c| (!c.reads_a_sum, c.exits != Exit::Leaves, c.cond.start));
+            for c in held {
+                out.skipped.push(c.branch);
+                if c.exits != Exit::Stays {
+                    out.leaving_tests.push(c.cond);
+                }
+            }
+            out.skipped.sort_by_key(|s| s.start);
             return out;
         }
-        skipped.extend(&found);
-        out.extend(found);
+        candidates.extend(met);
+        thawed.extend(thaw);
     }
+}
+
+/// A test that end of stream may freeze, and the branch it would then never take.
+#[derive(Clone, Copy)]
+struct Candidate {
+    branch: Span,
+    /// Whether that branch leaves the loop.
+    exits: Exit,
+    cond: Span,
+    /// The test reads an accumulator of the count.
+    reads_a_sum: bool,
+}
+
+impl Candidate {
+    fn of(i: &syn::ExprIf, read: Span, frozen: &Frozen) -> Option<Candidate> {
+        if matches!(&*i.cond, Expr::Let(_)) {
+            return None;
+        }
+        let then = (
+            node_span(&i.then_branch),
+            exits_of_stmts(&i.then_branch.stmts, &[]).judge(|_| false),
+        );
+        let other = i
+            .else_branch
+            .as_ref()
+            .map(|(_, e)| (node_span(&**e), exits(e, &[]).judge(|_| false)));
+        let (branch, exits) = if contains(node_span(i), read) {
+            if contains(then.0, read) {
+                other?
+            } else {
+                then
+            }
+        } else if block_always_leaves(&i.then_branch) || frozen.reads_a_sum(&i.cond) {
+            then
+        } else {
+            return None;
+        };
+        Some(Candidate {
+            branch,
+            exits,
+            cond: node_span(&i.cond),
+            reads_a_sum: frozen.reads_a_sum(&i.cond),
+        })
+    }
+}
+
+/// What [`frozen_branches`] finds.
+#[derive(Default)]
+pub(super) struct FrozenBranches {
+    /// Branches end of stream never takes.
+    pub skipped: Vec<Span>,
+    /// The conditions of frozen tests whose untaken branch would leave the loop, the one the
+    /// reader most likely counted on to end it first.
+    pub leaving_tests: Vec<Span>,
 }
 
 /// What the end-of-stream path writes, the locals it computes, and its `if`s.
@@ -482,7 +563,7 @@ mod tests {
         };
         let read = find_read(&lp.body).expect("a read");
         let sums: Vec<String> = sums.iter().map(ToString::to_string).collect();
-        let spans = frozen_branches(&lp.body.stmts, &[], &sums, Some(count), read);
+        let spans = frozen_branches(&lp.body.stmts, &[], &sums, Some(count), read).skipped;
         let text = |s: Span| src[s.start as usize..s.end as usize].to_string();
         spans.into_iter().map(text).collect()
     }
@@ -521,6 +602,33 @@ mod tests {
                 "{ return Ok(len); }"
             ]
         );
+    }
+
+    #[test]
+    fn tests_that_freeze_one_another_are_found_together() {
+        // The header branch writes `self.len_pos`, which the outer test reads: the outer test
+        // is frozen only if that branch never runs, which holds only if the outer test is.
+        // Its count has its own name (`k`): nothing is matched by name.
+        let src = "{ loop {
+            if self.len_pos != 8 {
+                match self.inner.read(&mut self.len_buf[self.len_pos..]) {
+                    Ok(k) => self.len_pos += k,
+                    Err(e) => return Err(e),
+                }
+            } else {
+                if self.got == len { return Ok(len); }
+                let n = self.inner.read(&mut buf[self.got..len])?;
+                self.got += n;
+            }
+        } }";
+        let frozen_now = frozen(src, "n", &["self.got"]);
+        assert_eq!(frozen_now.len(), 2, "{frozen_now:?}");
+        assert!(frozen_now[0].contains("self.len_pos += k"));
+        assert_eq!(frozen_now[1], "{ return Ok(len); }");
+        // The body's path writes `self.len_pos` too: the outer test thaws, and only the test of
+        // the sum stays frozen.
+        let thawed = src.replace("self.got += n;", "self.got += n; self.len_pos = 0;");
+        assert_eq!(frozen(&thawed, "n", &["self.got"]), ["{ return Ok(len); }"]);
     }
 
     #[test]

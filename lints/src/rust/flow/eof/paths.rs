@@ -45,6 +45,8 @@ pub struct Verdict {
     pub label: String,
     /// The loop drains a non-blocking socket until `WouldBlock`.
     pub would_block: bool,
+    /// A test that could leave the loop but reads only what end of stream does not change.
+    pub frozen_test: Option<Span>,
 }
 
 /// Methods on a connection that neither close it nor hand it over.
@@ -203,7 +205,7 @@ pub fn judge(
         sums.extend(place_key(&b.left));
     }
     let frozen = frozen_branches(body, &skip, &sums, count.as_deref(), site.span);
-    skip.extend(frozen);
+    skip.extend(&frozen.skipped);
     let harmless = |t: &Expr| {
         contains(node_span(t), site.span)
             || harmless_try(t, count.as_deref(), site.buffer.as_deref(), senders)
@@ -233,6 +235,7 @@ pub fn judge(
         at,
         label,
         would_block,
+        frozen_test: frozen.leaving_tests.first().copied(),
     })
 }
 
@@ -831,6 +834,7 @@ pub fn judge_select(
         at,
         label,
         would_block: false,
+        frozen_test: None,
     })
 }
 
