@@ -34,7 +34,9 @@
 //! does not report on the unmutated file; an RS002 mutant when RS002 reports a new finding
 //! anywhere in the file (it lands on the store or the read, rarely in the removing function).
 //! Two kinds of RS001 mutant are counted apart: one in a function that reads a file or standard
-//! input (its text names `stdin`, `File::`, `fs::` or `OpenOptions`), as `not a connection` (a
+//! input (its text names `stdin`, `File::`, `fs::` or `OpenOptions`) or whose `select!` branch
+//! is on a set of tasks, a channel or a timer the function binds (`let mut futures =
+//! FuturesUnordered::new()`: its `None` means the set is empty), as `not a connection` (a
 //! loop that ignores the end of a file spins too, but leaves nothing in CLOSE_WAIT), and one in
 //! a loop bounded by a round counter or a clock, as `bounded loop` (`bounds.rs`: it spins until
 //! the bound, then lets the connection go). The share flagged is printed; `--list FILE` writes
@@ -71,6 +73,9 @@ pub(crate) struct Mutant {
     /// The loop around the mutated code has a round counter or a clock that ends it
     /// ([`bounds`]): counted apart.
     pub bounded: bool,
+    /// For a `select!` branch on `name.next()`, the name: a set of tasks or a channel bound to
+    /// it in the function is not a connection (counted apart).
+    pub stream: Option<String>,
 }
 
 fn main() {
@@ -134,9 +139,12 @@ fn main() {
                 let body = lines[m.function.0 - 1..m.function.1.min(lines.len())].join("\n");
                 // Mutants counted apart: listed with why, not counted.
                 let file_read = m.rule.contains("RS001")
-                    && ["stdin", "File::", "fs::", "OpenOptions"]
+                    && (["stdin", "File::", "fs::", "OpenOptions"]
                         .iter()
-                        .any(|w| body.contains(w));
+                        .any(|w| body.contains(w))
+                        || m.stream
+                            .as_deref()
+                            .is_some_and(|s| binds_not_a_connection(&body, s)));
                 let apart = if file_read {
                     Some(("not a connection", &mut files, m.kind))
                 } else if m.bounded {
@@ -196,7 +204,7 @@ fn main() {
     } else {
         100.0 * flagged as f64 / total as f64
     };
-    println!("\nmutants flagged: {flagged} / {total} ({share:.0} %); not counted: {files} reads of files or stdin, {bounded} in loops bounded by a round counter or a clock, {others} removals off the end-of-stream path");
+    println!("\nmutants flagged: {flagged} / {total} ({share:.0} %); not counted: {files} not connections (files, stdin, sets of tasks), {bounded} in loops bounded by a round counter or a clock, {others} removals off the end-of-stream path");
     for (rule, (f, n)) in &by_rule {
         println!("  {rule}: {f} / {n}");
     }
@@ -329,6 +337,7 @@ impl Finder {
                 function,
                 line,
                 bounded: self.bounded.last().copied().unwrap_or(false),
+                stream: None,
             });
         }
     }
@@ -373,6 +382,7 @@ impl<'a> Visit<'a> for Finder {
                                 function,
                                 line: arm.span().start().line,
                                 bounded: self.bounded.last().copied().unwrap_or(false),
+                                stream: next_receiver(&b.future),
                             });
                         }
                     }
@@ -488,6 +498,40 @@ pub(crate) fn read_count(l: &syn::Local) -> Option<String> {
 
 /// A `select!` branch's future that reads a stream: a read call (see [`is_read`]), or the
 /// next item of a stream of frames or lines (`next()`, `next_line()`, `try_next()`).
+/// The name `x` of a `x.next()` future (through `&mut`, `?` and `.await`).
+fn next_receiver(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Try(t) => next_receiver(&t.expr),
+        Expr::Await(a) => next_receiver(&a.base),
+        Expr::Paren(p) => next_receiver(&p.expr),
+        Expr::Reference(r) => next_receiver(&r.expr),
+        Expr::MethodCall(m) if m.method == "next" => match &*m.receiver {
+            Expr::Path(p) => p.path.get_ident().map(ToString::to_string),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Constructors of streams whose end is not a connection's: sets of futures or tasks (`None`
+/// when the set is empty), channels and timers.
+const NOT_CONNECTIONS: &[&str] = &[
+    "FuturesUnordered::new()",
+    "FuturesOrdered::new()",
+    "JoinSet::new()",
+    "SelectAll::new()",
+    "select_all(",
+    "interval(",
+    "channel(",
+];
+
+/// Whether the function text `body` binds `stream` from one of [`NOT_CONNECTIONS`].
+fn binds_not_a_connection(body: &str, stream: &str) -> bool {
+    body.lines().any(|line| {
+        line.contains(&format!("{stream} = ")) && NOT_CONNECTIONS.iter().any(|c| line.contains(c))
+    })
+}
+
 fn is_stream_read(e: &Expr) -> bool {
     is_read(e)
         || matches!(e, Expr::MethodCall(m) if ["next", "next_line", "try_next"].iter().any(|n| m.method == n))
@@ -574,6 +618,33 @@ impl<'a> Visit<'a> for Leaves {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_select_on_a_set_of_tasks_is_not_a_connection() {
+        let src = "
+async fn retry() {
+    let mut futures = FuturesUnordered::new();
+    loop {
+        futures_util::select! {
+            result = futures.next() => {
+                match result {
+                    Some(r) => return r,
+                    None => return Err(()),
+                }
+            }
+            _ = &mut timer => {}
+        }
+    }
+}";
+        let mutants = find_mutants(src);
+        assert_eq!(mutants.len(), 1);
+        let stream = mutants[0].stream.as_deref().expect("the branch's stream");
+        assert_eq!(stream, "futures");
+        assert!(binds_not_a_connection(src, stream));
+        // A connection's frames are one.
+        let framed = src.replace("FuturesUnordered::new()", "Framed::new(sock, codec)");
+        assert!(!binds_not_a_connection(&framed, stream));
+    }
 
     #[test]
     fn select_eof_arms_that_leave_become_empty() {

@@ -123,6 +123,7 @@ pub fn mutants(file: &syn::File) -> Vec<Mutant> {
                 line: m.method.span().start().line,
                 // A removal is judged wherever it is, in or out of a loop.
                 bounded: false,
+                stream: None,
             });
         }
     }
