@@ -29,44 +29,6 @@ pub(super) const PURE: &[&str] = &[
     "has_remaining",
 ];
 
-/// The places that only grow by the count in `body` (`total += n`, `total = total + n`,
-/// `self.read_so_far += n`): end of stream adds 0 to them.
-pub(super) fn accumulators(body: &[Stmt], count: Option<&str>) -> Vec<String> {
-    let Some(count) = count else {
-        return Vec::new();
-    };
-    struct Sums<'c>(&'c str, Vec<String>);
-    impl<'a> Visit<'a> for Sums<'_> {
-        fn visit_item(&mut self, _: &'a syn::Item) {}
-        fn visit_expr_binary(&mut self, b: &'a syn::ExprBinary) {
-            if matches!(b.op, BinOp::AddAssign(_)) && is_name(&b.right, self.0) {
-                self.1.extend(place_key(&b.left));
-            }
-            visit::visit_expr_binary(self, b);
-        }
-        // `total = total + n`.
-        fn visit_expr_assign(&mut self, a: &'a syn::ExprAssign) {
-            if let Expr::Binary(b) = &*a.right {
-                let left = place_key(&a.left);
-                let operands = [place_key(&b.left), place_key(&b.right)];
-                if matches!(b.op, BinOp::Add(_))
-                    && left.is_some()
-                    && operands.contains(&left)
-                    && operands.contains(&Some(self.0.to_string()))
-                {
-                    self.1.extend(left);
-                }
-            }
-            visit::visit_expr_assign(self, a);
-        }
-    }
-    let mut sums = Sums(count, Vec::new());
-    for s in body {
-        sums.visit_stmt(s);
-    }
-    sums.1
-}
-
 fn is_name(e: &Expr, name: &str) -> bool {
     matches!(e, Expr::Path(p) if p.path.is_ident(name))
 }
@@ -110,6 +72,7 @@ pub(super) fn frozen_branches(
             locals: HashMap::new(),
             bound: HashSet::new(),
             ifs: Vec::new(),
+            closures: 0,
         };
         for s in body {
             path.visit_stmt(s);
@@ -224,6 +187,8 @@ struct Path<'a, 's> {
     /// Other names the loop body binds (patterns): their values are not followed.
     bound: HashSet<String>,
     ifs: Vec<&'a syn::ExprIf>,
+    /// Closures entered.
+    closures: usize,
 }
 
 impl Path<'_, '_> {
@@ -305,11 +270,22 @@ impl<'a> Visit<'a> for Path<'a, '_> {
                     }
                 }
             }
-            Expr::Closure(_) | Expr::Async(_) => {
+            // A closure writes what its body writes, whenever it runs (`.map_err(|e| ..)`); its
+            // tests are not the loop's.
+            Expr::Closure(c) => {
+                for input in &c.inputs {
+                    self.bound.extend(pat_idents(input));
+                }
+                self.closures += 1;
+                self.visit_expr(&c.body);
+                self.closures -= 1;
+                return;
+            }
+            Expr::Async(_) => {
                 self.writes.push(("*".into(), node_span(e)));
                 return;
             }
-            Expr::If(i) => self.ifs.push(i),
+            Expr::If(i) if self.closures == 0 => self.ifs.push(i),
             Expr::Macro(m) => {
                 self.visit_macro(&m.mac);
                 return;
@@ -645,6 +621,16 @@ mod tests {
         assert!(frozen(src, "n", &[]).is_empty());
         // An exit that is not the whole branch (it may not leave) stays unless it tests a sum.
         let src = "{ loop { if self.idle { if x.poll() { break; } } let n = self.inner.read(&mut b)?; } }";
+        assert!(frozen(src, "n", &[]).is_empty());
+    }
+
+    #[test]
+    fn a_closure_writes_what_its_body_writes() {
+        // `map_err(|e| ..)` changes nothing: the test of `self.pos` stays frozen.
+        let src = "{ loop { if self.pos == 4 { break; } let n = self.inner.read(&mut b).map_err(|e| wrap(e))?; } }";
+        assert_eq!(frozen(src, "n", &[]), ["{ break; }"]);
+        // A closure that sets the field thaws it; an `if` inside a closure is not the loop's.
+        let src = "{ loop { if self.pos == 4 { break; } let n = self.inner.read(&mut b).map_err(|e| { if e.fatal() { self.pos = 4; } e })?; } }";
         assert!(frozen(src, "n", &[]).is_empty());
     }
 

@@ -26,6 +26,7 @@ mod frozen;
 pub mod paths;
 pub mod poll_reads;
 pub mod propagation;
+mod zeros;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};

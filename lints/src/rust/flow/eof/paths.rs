@@ -12,7 +12,8 @@ use syn::visit::{self, Visit};
 use syn::{BinOp, Expr, Pat, Stmt};
 
 use crate::rust::flow::control::{contains, exits_of_stmts, place_key, Exit, LoopKind, LoopSite};
-use crate::rust::flow::eof::frozen::{accumulators, frozen_branches, pure_condition};
+use crate::rust::flow::eof::frozen::{frozen_branches, pure_condition};
+use crate::rust::flow::eof::zeros::accumulators;
 use crate::rust::flow::eof::{is_nonzero_test, is_zero_test, ReadSite, READS};
 use crate::rust::flow::select::SelectBranch;
 use crate::rust::model::channels::{is_sender, SENDS};
