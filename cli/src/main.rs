@@ -61,7 +61,17 @@ fn with_default_command(mut argv: Vec<OsString>) -> Vec<OsString> {
     argv
 }
 
+/// The stack of every analysis thread. syn and the rules recurse once per level of nesting of
+/// the code they read, and a file nested deeper than the default 2 MB allows would abort the
+/// whole run (`lints::rust::nesting` turns away what this does not cover). Only what is used
+/// is committed.
+const ANALYSIS_STACK: usize = 256 << 20;
+
 fn main() -> ExitCode {
+    // Fails only when the pool was already built (never here): rayon's default is kept then.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .stack_size(ANALYSIS_STACK)
+        .build_global();
     let cli = Cli::parse_from(with_default_command(std::env::args_os().collect()));
     match cli.command {
         Command::Check(args) => check(&args),

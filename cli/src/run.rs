@@ -222,6 +222,15 @@ fn lint_loaded(
                         &config.settings,
                         &lints::rust::flow::crate_facts::CrateFacts::default(),
                     );
+                    if let Some(too_deep) = &lint.too_deep {
+                        let (line, column) = nginx_parser::LineIndex::new(&text)
+                            .line_col(&text, too_deep.offset() as u32);
+                        unit.failures.push(Failure {
+                            path: display_name(&target.path),
+                            message: format!("{line}:{column}: {too_deep}"),
+                        });
+                        return unit;
+                    }
                     unit.diagnostics = lint.diagnostics;
                     unit.rust_items.insert(0, lint.items);
                     // Standard input has no crate around it.

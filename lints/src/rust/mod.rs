@@ -55,6 +55,8 @@ pub struct FileLint {
     /// Calls the rules could not judge that a function of another file of the crate may
     /// answer: linting again with [`flow::crate_facts::CrateFacts`] for them may find more.
     pub misses: flow::crate_facts::Misses,
+    /// Set when the file nests deeper than the analysis reads: it was not analysed.
+    pub too_deep: Option<syntax::nesting::TooDeep>,
 }
 
 /// Lints one Rust source file, with what `crate_facts` says about the functions other files of
@@ -68,6 +70,14 @@ pub fn lint_in_crate(
     let wants_rules = prefilter::may_match(source.as_bytes());
     if !wants_rules && !wants_items {
         return FileLint::default();
+    }
+    // Nested past what the analysis can recurse through: not analysed (the CLI reports it as
+    // a file it could not check). Scanned only here, for the files the prefilter lets through.
+    if let Err(too_deep) = syntax::nesting::check(source.as_bytes()) {
+        return FileLint {
+            too_deep: Some(too_deep),
+            ..FileLint::default()
+        };
     }
     let parsed = syn::parse_file(source);
     let mut out = FileLint::default();

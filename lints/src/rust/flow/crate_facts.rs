@@ -263,7 +263,8 @@ impl FileFacts {
 /// parse error).
 pub fn facts_of(source: &str, wanted: &HashSet<String>, fields: &HashSet<String>) -> FileFacts {
     let mut out = FileFacts::default();
-    if let Ok(file) = syn::parse_file(source) {
+    let shallow = crate::rust::syntax::nesting::check(source.as_bytes()).is_ok();
+    if let (true, Ok(file)) = (shallow, syn::parse_file(source)) {
         let none = CrateFacts::default();
         let analysis = FileAnalysis::new(&file, &none);
         for f in analysis.non_test_functions() {

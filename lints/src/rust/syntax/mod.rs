@@ -7,4 +7,5 @@ pub mod chains;
 pub mod desugar;
 pub mod enclosing;
 pub mod http_values;
+pub mod nesting;
 pub mod patterns;

@@ -135,22 +135,19 @@ impl Candidate {
         if matches!(&*i.cond, Expr::Let(_)) {
             return None;
         }
-        let then = (
-            node_span(&i.then_branch),
-            exits_of_stmts(&i.then_branch.stmts, &[]).judge(|_| false),
-        );
-        let other = i
-            .else_branch
-            .as_ref()
-            .map(|(_, e)| (node_span(&**e), exits(e, &[]).judge(|_| false)));
+        let then = node_span(&i.then_branch);
+        // Which branch is untaken first, and only then how it ends: scanning every branch of
+        // every `if` made deeply nested code quadratic.
+        let then_exits = || exits_of_stmts(&i.then_branch.stmts, &[]).judge(|_| false);
         let (branch, exits) = if contains(node_span(i), read) {
-            if contains(then.0, read) {
-                other?
+            if contains(then, read) {
+                let (_, e) = i.else_branch.as_ref()?;
+                (node_span(&**e), exits(e, &[]).judge(|_| false))
             } else {
-                then
+                (then, then_exits())
             }
         } else if block_always_leaves(&i.then_branch) || frozen.reads_a_sum(&i.cond) {
-            then
+            (then, then_exits())
         } else {
             return None;
         };
