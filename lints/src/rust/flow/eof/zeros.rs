@@ -20,6 +20,7 @@ use syn::visit::{self, Visit};
 use syn::{BinOp, Expr, Pat, Stmt};
 
 use crate::rust::flow::control::place_key;
+use crate::rust::syntax::calls::{is_zero_int, path_ends_with};
 
 /// Methods that empty the buffer they are called on (or that take its bytes, leaving it empty).
 const DRAINS: &[&str] = &["split", "clear", "drain", "split_off"];
@@ -208,8 +209,8 @@ impl<'a> Visit<'a> for Drains {
             Expr::MethodCall(m) if DRAINS.contains(&m.method.to_string().as_str()) => {
                 let whole = m.method != "drain"
                     || matches!(m.args.first(), Some(Expr::Range(r)) if r.start.is_none() && r.end.is_none());
-                let split_off_all = m.method != "split_off"
-                    || matches!(m.args.first(), Some(Expr::Lit(l)) if matches!(&l.lit, syn::Lit::Int(i) if i.base10_digits() == "0"));
+                let split_off_all =
+                    m.method != "split_off" || m.args.first().is_some_and(is_zero_int);
                 if whole && split_off_all {
                     self.drained.extend(simple_name(&m.receiver));
                 }
@@ -228,14 +229,7 @@ impl<'a> Visit<'a> for Drains {
 }
 
 fn is_take(func: &Expr) -> bool {
-    let Expr::Path(p) = func else { return false };
-    let names: Vec<String> = p
-        .path
-        .segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect();
-    names.ends_with(&["mem".to_string(), "take".to_string()])
+    path_ends_with(func, &["mem", "take"])
 }
 
 fn simple_name(e: &Expr) -> Option<String> {
@@ -270,9 +264,7 @@ impl Uses<'_> {
             Expr::Reference(r) => self.by_count(&r.expr),
             Expr::Index(i) => match &*i.index {
                 Expr::Range(r) => {
-                    let from_zero = r.start.as_deref().is_none_or(
-                        |s| matches!(s, Expr::Lit(l) if matches!(&l.lit, syn::Lit::Int(i) if i.base10_digits() == "0")),
-                    );
+                    let from_zero = r.start.as_deref().is_none_or(is_zero_int);
                     from_zero && r.end.as_deref().is_some_and(|e| self.by_count(e))
                 }
                 _ => false,
